@@ -1,0 +1,142 @@
+"""What every reference shares: argument conversion, validation and the reduction.
+
+Everything here is NumPy only. The references call these helpers so that the same
+input is refused the same way by every loss, and so that ``reduction`` means one
+thing across the package (see ``reduce``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The reductions every loss accepts; ``kl_div`` adds ``'batchmean'``.
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def as_float(name: str, value, *, allow_int: bool = False) -> np.ndarray:
+    """``value`` as a new float64 array; refuse what torch refuses for a float argument.
+
+    torch refuses integer and boolean tensors where it expects floating point
+    (log_softmax, sigmoid, ...), so we do too, unless ``allow_int`` says the loss
+    promotes integers (poisson_nll_loss, margin_ranking_loss, ...). Complex input is
+    refused everywhere.  The copy means no reference can modify the caller's array.
+    """
+    array = np.asarray(value)
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be a real floating-point array, got complex dtype {array.dtype}")
+    if kind in "biu" and not allow_int:
+        raise TypeError(
+            f"{name} must be a floating-point array, got integer dtype {array.dtype}"
+        )
+    if kind not in "fbiu":
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    return np.array(array, dtype=np.float64, copy=True)
+
+
+def as_index(name: str, value, *, dtypes: str = "int64 or uint8") -> np.ndarray:
+    """``value`` as a new int64 array of class indices.
+
+    torch takes class indices as int64 (or uint8 where noted), never as floats: a float
+    index array is a wrong *kind* of argument, hence ``TypeError``.
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of class indices ({dtypes}), got dtype {array.dtype}")
+    return np.array(array, dtype=np.int64, copy=True)
+
+
+def check_reduction(reduction, allowed=REDUCTIONS) -> str:
+    if reduction not in allowed:
+        expected = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"reduction must be one of {expected}, got {reduction!r}")
+    return reduction
+
+
+def check_weight(name: str, weight, length: int) -> np.ndarray:
+    """A 1-D per-class weight of exactly ``length`` entries, as float64."""
+    weight = as_float(name, weight)
+    if weight.shape != (length,):
+        raise ValueError(
+            f"{name} must be a 1-D array with one entry per class ({length}), got shape {weight.shape}"
+        )
+    return weight
+
+
+def broadcast(names: tuple[str, ...], *arrays: np.ndarray) -> list[np.ndarray]:
+    """Broadcast like torch; on failure name the arguments and their shapes."""
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise ValueError(f"shapes do not broadcast: {shapes}") from None
+
+
+def reduce(loss: np.ndarray, reduction: str, denominator=None) -> np.ndarray:
+    """Apply ``reduction`` to the unreduced ``loss``; always return float64.
+
+    ``'none'`` returns the loss as it is; ``'sum'`` its sum; ``'mean'`` the sum over
+    ``denominator``, which defaults to the number of elements.  The losses whose mean
+    is not a plain mean (weighted cross-entropy, CTC, ...) pass their own denominator.
+    An empty mean is 0/0 = nan, as in torch.
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if reduction == "none":
+        return loss
+    total = np.sum(loss)
+    if reduction == "sum":
+        return np.asarray(total, dtype=np.float64)
+    if denominator is None:
+        denominator = loss.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.float64(total) / np.float64(denominator), dtype=np.float64)
+
+
+def unreduce(grad_output, reduction: str, shape: tuple[int, ...], denominator=None) -> np.ndarray:
+    """The backward of ``reduce``: d(reduced)/d(loss) times ``grad_output``, shaped like the loss.
+
+    ``'none'``: the gradient is ``grad_output`` itself; ``'sum'``: every element gets the
+    scalar; ``'mean'``: every element gets the scalar over the same denominator.
+    """
+    grad_output = np.asarray(grad_output, dtype=np.float64)
+    if reduction == "none":
+        return np.broadcast_to(grad_output, shape).astype(np.float64)
+    if denominator is None:
+        denominator = int(np.prod(shape, dtype=np.int64))
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty or all-ignored mean: 0/0
+        scale = grad_output if reduction == "sum" else grad_output / np.float64(denominator)
+    return np.broadcast_to(scale, shape).astype(np.float64)
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast gradient back to an argument's own ``shape`` (the adjoint of broadcasting)."""
+    grad = np.asarray(grad, dtype=np.float64)
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """Stable log-softmax: x - max - log(sum(exp(x - max))), so logits of ±1e4 stay finite."""
+    if x.shape[axis] == 0:
+        return x.copy()
+    shift = np.max(x, axis=axis, keepdims=True)
+    # A row of all -inf (or any inf max) would give inf - inf: shift by 0 there instead.
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    shifted = x - shift
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), finite for any x."""
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp(log_sigmoid(x))."""
+    return np.exp(log_sigmoid(x))

@@ -1,0 +1,3 @@
+"""binary losses (to be written)."""
+
+__all__: list[str] = []

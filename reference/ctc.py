@@ -1,0 +1,3 @@
+"""ctc losses (to be written)."""
+
+__all__: list[str] = []

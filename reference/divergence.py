@@ -1,0 +1,3 @@
+"""divergence losses (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""embedding losses (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""margin losses (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""regression losses (to be written)."""
+
+__all__: list[str] = []

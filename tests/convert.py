@@ -1,0 +1,46 @@
+"""Moving a sample between the two sides: NumPy (reference) and torch (implementation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .registry.base import Both
+
+
+def to_torch(value, dtype: torch.dtype, device: str):
+    """Float arrays become tensors of the dtype under test; integer arrays keep their dtype."""
+    if isinstance(value, Both):
+        return value.torch
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return torch.tensor(value, dtype=dtype, device=device)
+        return torch.tensor(value, device=device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_torch(v, dtype, device) for v in value)
+    return value
+
+
+def to_numpy(value):
+    """What the reference gets: exactly the values torch got, as float64 (or int64)."""
+    if isinstance(value, Both):
+        return value.reference
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.double().numpy() if value.is_floating_point() else value.numpy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_numpy(v) for v in value)
+    return value
+
+
+def to_torch_call(args, kwargs, dtype, device):
+    return (tuple(to_torch(a, dtype, device) for a in args),
+            {k: to_torch(v, dtype, device) for k, v in kwargs.items()})
+
+
+def to_numpy_call(args, kwargs):
+    return tuple(to_numpy(a) for a in args), {k: to_numpy(v) for k, v in kwargs.items()}
+
+
+def result_to_numpy(value: torch.Tensor) -> np.ndarray:
+    return value.detach().cpu().double().numpy()

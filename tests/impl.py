@@ -1,0 +1,48 @@
+"""The implementation under test, in one place: ``pytest --impl MODULE``.
+
+Default ``torch.nn.functional``. ``compile`` means ``torch.compile`` applied to torch's
+own functions. Any other value is a dotted module exposing functions with
+``torch.nn.functional``'s names and signatures (tensors in, tensors out). A loss the
+module lacks is skipped with that reason by the tests, never a collection error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+DEFAULT = "torch.nn.functional"
+
+
+class Implementation:
+    def __init__(self, spec: str = DEFAULT):
+        self.spec = spec
+        if spec == "compile":
+            self._module = F
+            self._wrap = lambda fn: torch.compile(fn, dynamic=False, fullgraph=False)
+        else:
+            try:
+                self._module = importlib.import_module(spec)
+            except ImportError as error:
+                raise ValueError(f"--impl {spec!r}: cannot import it ({error})") from None
+            self._wrap = lambda fn: fn
+        self._cache: dict[str, Callable | None] = {}
+
+    def function(self, name: str) -> Callable | None:
+        """The implementation's ``name``, or None where it has none."""
+        if name not in self._cache:
+            fn = getattr(self._module, name, None)
+            self._cache[name] = self._wrap(fn) if callable(fn) else None
+        return self._cache[name]
+
+    def __repr__(self) -> str:
+        return self.spec
+
+
+@lru_cache(maxsize=None)
+def load(spec: str = DEFAULT) -> Implementation:
+    return Implementation(spec)

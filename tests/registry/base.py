@@ -1,0 +1,189 @@
+"""The record types of the registry, and the helpers family modules use to fill them.
+
+A ``LossRecord`` describes one loss once: its reference, its torch names, how to draw
+valid inputs across its option grid, the inputs torch refuses, and the dtypes torch
+supports per device. Every parametrized test walks the records; no test names a loss.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+#: Every floating dtype the suite tests, widest first.
+FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@dataclass(frozen=True)
+class Both:
+    """An argument that is not an array and differs between the two sides (a distance function)."""
+
+    reference: Any
+    torch: Any
+    label: str = ""
+
+    def __repr__(self) -> str:
+        return self.label or "Both(...)"
+
+
+Build = Callable[[np.random.Generator], "tuple[tuple, dict]"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One valid call: ``build(rng)`` returns ``(args, kwargs)``.
+
+    Float NumPy arrays are cast to the dtype under test (torch side) and then fed back,
+    rounded, to the reference; integer arrays (class indices, lengths) are passed as
+    they are. ``dtypes`` restricts the sample to some dtypes (e.g. logits of ±1e4 make
+    no sense in float16); ``None`` means every dtype the record supports.
+    """
+
+    id: str
+    build: Build
+    dtypes: tuple | None = None
+    grad: bool = True
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """An input torch refuses: what torch raises, and what the reference must raise.
+
+    ``reference_match`` must name the offending argument (the contract's rule), so the
+    message a user sees says what to fix.
+    """
+
+    id: str
+    args: tuple
+    kwargs: dict
+    torch_error: type | tuple
+    torch_match: str
+    reference_error: type
+    reference_match: str
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """Gradient tests through a function of one argument (CTC through log_softmax).
+
+    The sample's argument at ``position`` is the leaf; torch sees ``torch_fn(leaf)``, the
+    reference ``numpy_fn(leaf)``, and ``numpy_vjp(leaf, grad)`` carries the reference's
+    gradient back to the leaf.
+    """
+
+    position: int
+    torch_fn: Callable
+    numpy_fn: Callable
+    numpy_vjp: Callable
+    reason: str
+
+
+@dataclass(frozen=True)
+class LossRecord:
+    """Everything the suite knows about one loss."""
+
+    name: str                      # torch.nn.functional and reference name
+    module: str | None             # torch.nn module class, None if torch has none
+    samples: Callable[[], Iterable[Sample]]
+    errors: Callable[[], Iterable[ErrorCase]] = lambda: ()
+    dtypes: dict = field(default_factory=lambda: {"cpu": FLOAT_DTYPES, "cuda": FLOAT_DTYPES})
+    # dtypes torch refuses on a device: tested to be still refused, so that the suite
+    # notices when torch starts supporting them.
+    unsupported: dict = field(default_factory=dict)
+    # How much worse than one rounding per operation this loss is conditioned, and why
+    # (see tests/tolerances.py). 1 for the well-conditioned majority.
+    conditioning: float = 1.0
+    conditioning_reason: str = ""
+    gradient_transform: InputTransform | None = None
+    available: Callable[[], bool] = lambda: True   # False where the installed torch lacks the loss
+
+
+# --- drawing inputs -----------------------------------------------------------------
+
+def logits(rng: np.random.Generator, shape, scale: float = 2.0) -> np.ndarray:
+    """Normal logits; scale 2 puts softmax probabilities across several decades."""
+    return rng.normal(0.0, scale, size=shape)
+
+
+def probabilities(rng: np.random.Generator, shape, axis: int) -> np.ndarray:
+    """Rows that sum to 1 along ``axis`` (a softmax of normal draws)."""
+    z = rng.normal(size=shape)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def positive(rng: np.random.Generator, shape, low: float = 0.1, high: float = 2.0) -> np.ndarray:
+    return rng.uniform(low, high, size=shape)
+
+
+def class_indices(rng: np.random.Generator, shape, classes: int) -> np.ndarray:
+    return rng.integers(0, classes, size=shape, dtype=np.int64)
+
+
+def product(**axes) -> list[dict]:
+    """Every combination of the axes, as dicts: a value for ``pairwise`` that makes options
+    whose interaction matters (reduction x weight: the weighted mean) one axis, so that
+    every combination of them meets every value of the other axes."""
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def pairwise(axes: dict[str, list]) -> list[dict]:
+    """A small set of option combinations in which every pair of values of every two axes
+    appears at least once (a greedy pairwise covering design).
+
+    The full product of a loss's options grows multiplicatively; bugs almost always need
+    one option or the interaction of two, so covering every pair keeps the grid complete
+    where it matters at a fraction of the cost (axes built with ``product`` give the
+    interactions of more than two). A value that is a dict is merged into the row.
+    Deterministic: same axes, same rows.
+    """
+    names = list(axes)
+    if len(names) == 1:
+        return [_merged({names[0]: v}) for v in axes[names[0]]]
+
+    def pair(k, v, m, w):  # (axis, value index, axis, value index) with the axes in order
+        return (k, v, m, w) if k < m else (m, w, k, v)
+
+    uncovered = {(a, i, b, j) for a, b in itertools.combinations(range(len(names)), 2)
+                 for i in range(len(axes[names[a]])) for j in range(len(axes[names[b]]))}
+    rows = []
+    while uncovered:
+        # Seed the row with the first uncovered pair, then give each other axis the
+        # value that covers the most new pairs (ties: the first value).
+        a, i, b, j = min(uncovered)
+        row = {a: i, b: j}
+        for k in range(len(names)):
+            if k not in row:
+                row[k] = max(range(len(axes[names[k]])),
+                             key=lambda v: (sum(pair(k, v, m, row[m]) in uncovered for m in row), -v))
+        for x, y in itertools.combinations(sorted(row), 2):
+            uncovered.discard((x, row[x], y, row[y]))
+        rows.append(_merged({names[k]: axes[names[k]][row[k]] for k in range(len(names))}))
+    return rows
+
+
+def _merged(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        out.update(value if isinstance(value, dict) else {key: value})
+    return out
+
+
+def option_id(options: dict) -> str:
+    """A readable test-id fragment for a row of options: ``weight-ls0.1-mean``."""
+    parts = []
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            parts.append(key)
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{key}{value}")
+    return "-".join(parts) or "default"

@@ -1,0 +1,3 @@
+"""Registry records for reference/binary.py (to be written)."""
+
+RECORDS: list = []

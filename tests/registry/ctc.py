@@ -1,0 +1,3 @@
+"""Registry records for reference/ctc.py (to be written)."""
+
+RECORDS: list = []

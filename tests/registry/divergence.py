@@ -1,0 +1,3 @@
+"""Registry records for reference/divergence.py (to be written)."""
+
+RECORDS: list = []

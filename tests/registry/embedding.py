@@ -1,0 +1,3 @@
+"""Registry records for reference/embedding.py (to be written)."""
+
+RECORDS: list = []

@@ -1,0 +1,3 @@
+"""Registry records for reference/margin.py (to be written)."""
+
+RECORDS: list = []

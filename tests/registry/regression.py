@@ -1,0 +1,3 @@
+"""Registry records for reference/regression.py (to be written)."""
+
+RECORDS: list = []

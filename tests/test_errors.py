@@ -1,0 +1,55 @@
+"""Bad input: torch refuses it (with its message), and so does the reference, with the
+contract's exception type and a message that names the argument. CPU only: CUDA turns
+most of these into device-side asserts that poison the process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import reference
+
+from .convert import to_torch_call
+from .test_forward import implementation_of
+
+
+def _tensor(value):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    return value
+
+
+def test_torch_refuses(error_case, impl):
+    record, case = error_case
+    fn = implementation_of(impl, record)
+    with pytest.raises(case.torch_error, match=case.torch_match):
+        fn(*map(_tensor, case.args), **{k: _tensor(v) for k, v in case.kwargs.items()})
+
+
+def test_reference_refuses(error_case):
+    record, case = error_case
+    with pytest.raises(case.reference_error, match=case.reference_match):
+        getattr(reference, record.name)(*case.args, **case.kwargs)
+
+
+def test_reference_backward_refuses(error_case):
+    record, case = error_case
+    grad_output = np.float64(1.0)
+    with pytest.raises(case.reference_error, match=case.reference_match):
+        getattr(reference, f"{record.name}_backward")(grad_output, *case.args, **case.kwargs)
+
+
+def test_unsupported_dtype_still_refused(unsupported_case, impl):
+    """Dtypes torch does not implement a loss for stay out of the parity grid; when torch
+    adds one, this fails, so that the record can be widened."""
+    if unsupported_case is None:
+        pytest.skip("no loss declares an unsupported dtype")
+    record, device, dtype = unsupported_case
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA not available (torch.cuda.is_available() is False)")
+    fn = implementation_of(impl, record)
+    sample = next(iter(record.samples()))
+    args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), dtype, device)
+    with pytest.raises((NotImplementedError, RuntimeError), match="not implemented for"):
+        fn(*args, **kwargs)
