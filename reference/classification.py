@@ -8,7 +8,8 @@ the input's shape without the class axis.
 
 from __future__ import annotations
 
-__all__ = ["nll_loss", "nll_loss_backward", "cross_entropy", "cross_entropy_backward"]
+__all__ = ["nll_loss", "nll_loss_backward", "cross_entropy", "cross_entropy_backward",
+           "linear_cross_entropy", "linear_cross_entropy_backward"]
 
 import numpy as np
 
@@ -240,3 +241,73 @@ def cross_entropy_backward(grad_output, input, target, weight=None, *, ignore_in
     if eps > 0.0:
         grad_input = grad_input + (eps / classes) * (np.sum(w_c) * s - w_c)
     return g * grad_input, None, None
+
+
+def _linear_logits(input, linear_weight, linear_bias):
+    """logits = input @ linear_weight.T + linear_bias, shaped (N, C, *out_features)."""
+    x = as_float("input", input)
+    w = as_float("linear_weight", linear_weight)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"input must be 1-D (in_features,) or 2-D (N, in_features), got shape {x.shape}")
+    if w.ndim < 2:
+        raise ValueError(f"linear_weight must have at least 2 dimensions (C, ..., in_features), got shape {w.shape}")
+    if x.shape[-1] != w.shape[-1]:
+        raise ValueError(f"input and linear_weight must share the last dimension (in_features), "
+                         f"got {x.shape[-1]} and {w.shape[-1]}")
+    if w.ndim > 2 and x.ndim == 1:
+        raise ValueError(f"linear_weight of shape {w.shape} makes a K-dimensional loss, which needs a batched "
+                         f"input (N, {x.shape[-1]}); got input of shape {x.shape}")
+    logits = np.tensordot(x, w, axes=([-1], [-1]))  # (N, C, *out_features) or (C,)
+    if linear_bias is not None:
+        b = as_float("linear_bias", linear_bias)
+        if b.shape != w.shape[:-1]:
+            raise ValueError(f"linear_bias must have shape {w.shape[:-1]}, got {b.shape}")
+        logits = logits + b
+    return x, w, logits
+
+
+def _linear_ignore_index(logits, target, ignore_index):
+    if ignore_index is not None and _is_probability_target(logits, target):
+        raise ValueError("ignore_index cannot be given when target holds class probabilities")
+    return -100 if ignore_index is None else ignore_index
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                         ignore_index=None, label_smoothing=0.0):
+    r"""Cross-entropy of a linear projection: ``cross_entropy(input @ linear_weight.T + linear_bias, target)``.
+
+    ``linear_weight`` is ``(C, in_features)``, or ``(C, d1, ..., dk, in_features)`` for a
+    K-dimensional loss (then the logits are ``(N, C, d1, ..., dk)``). ``ignore_index=None``
+    means -100 for class indices and is the only value allowed with probabilities.
+    torch's ``options`` (a chunked, memory-saving evaluation of the same value) is not a
+    parameter here: it changes how, not what.
+    """
+    _, _, logits = _linear_logits(input, linear_weight, linear_bias)
+    ignore_index = _linear_ignore_index(logits, target, ignore_index)
+    return cross_entropy(logits, target, weight, ignore_index=ignore_index, reduction=reduction,
+                         label_smoothing=label_smoothing)
+
+
+def linear_cross_entropy_backward(grad_output, input, linear_weight, target, *, linear_bias=None, weight=None,
+                                  reduction="mean", ignore_index=None, label_smoothing=0.0):
+    r"""Gradient of ``linear_cross_entropy`` by the chain rule through the projection.
+
+    With ``G = d loss / d logits`` from ``cross_entropy_backward``::
+
+        d loss / d input          = Σ_{c, d...} G[n, c, d...] · W[c, d..., :]
+        d loss / d linear_weight  = Σ_n G[n, c, d...] · input[n, :]
+        d loss / d target         = cross_entropy's target gradient (probability targets only)
+
+    Entries: (input, linear_weight, target); the bias is keyword-only (its gradient, if
+    wanted, is Σ_n G).
+    """
+    x, w, logits = _linear_logits(input, linear_weight, linear_bias)
+    ignore_index = _linear_ignore_index(logits, target, ignore_index)
+    grad_logits, grad_target, _ = cross_entropy_backward(
+        grad_output, logits, target, weight, ignore_index=ignore_index, reduction=reduction,
+        label_smoothing=label_smoothing)
+    class_axes = list(range(x.ndim - 1, grad_logits.ndim))       # C and out_features
+    grad_input = np.tensordot(grad_logits, w, axes=(class_axes, list(range(w.ndim - 1))))
+    batch_axes = list(range(x.ndim - 1))
+    grad_weight = np.tensordot(grad_logits, x, axes=(batch_axes, batch_axes))
+    return grad_input, grad_weight, grad_target

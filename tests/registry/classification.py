@@ -147,8 +147,64 @@ def _shared_errors(name):
                         TypeError, r"input.*integer")
 
 
+IN_FEATURES = 3
+#: linear_cross_entropy: input shape and linear_weight shape by kind (the last is K-dim:
+#: logits (N, C, 2)).
+LINEAR_SHAPES = {
+    "C": ((IN_FEATURES,), (CLASSES, IN_FEATURES)),
+    "1C": ((1, IN_FEATURES), (CLASSES, IN_FEATURES)),
+    "NC": ((4, IN_FEATURES), (CLASSES, IN_FEATURES)),
+    "NCd": ((3, IN_FEATURES), (CLASSES, 2, IN_FEATURES)),
+}
+
+
+def _linear_samples():
+    grid = dict(shape=list(LINEAR_SHAPES), mode=product(reduction=["mean", "sum", "none"], weight=[False, True]),
+                ignore=[None, -100, 1], bias=[False, True], label_smoothing=[0.0, 0.2], target=["index", "probs"])
+    for row in pairwise(grid):
+        def build(rng, row=row):
+            input_shape, weight_shape = LINEAR_SHAPES[row["shape"]]
+            x, w = logits(rng, input_shape, 1.0), logits(rng, weight_shape, 1.0)
+            logit_shape = input_shape[:-1] + weight_shape[:-1]
+            kwargs = dict(reduction=row["reduction"], **_weight_kwargs(rng, row["weight"]))
+            if row["bias"]:
+                kwargs["linear_bias"] = logits(rng, weight_shape[:-1], 1.0)
+            if row["label_smoothing"]:
+                kwargs["label_smoothing"] = row["label_smoothing"]
+            if row["target"] == "probs":
+                target = probabilities(rng, logit_shape, 0 if len(logit_shape) == 1 else 1)
+            else:
+                target = _index_target(rng, logit_shape, row["ignore"])
+                kwargs.update(_ignore_kwargs(row["ignore"]))
+            return (x, w, target), kwargs
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+    yield Sample("edge-empty-batch-mean", lambda rng: (
+        (np.zeros((0, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.zeros(0, dtype=np.int64)), {}))
+
+
+def _linear_errors():
+    x, w, t = np.zeros((3, IN_FEATURES)), np.ones((CLASSES, IN_FEATURES)), np.array([0, 1, 2])
+    yield ErrorCase("input-3d", (np.zeros((2, 3, IN_FEATURES)), w, t), {},
+                    RuntimeError, r"expected input with dimensionality 1 or 2, got 3", ValueError, r"input.*\(2, 3, 3\)")
+    yield ErrorCase("in-features-mismatch", (x, np.ones((CLASSES, 4)), t), {},
+                    RuntimeError, r"expected equal input and linear_weight last dimensions",
+                    ValueError, r"input and linear_weight.*3 and 4")
+    yield ErrorCase("bias-wrong-shape", (x, w, t), {"linear_bias": np.zeros(CLASSES + 1)},
+                    RuntimeError, r"expected linear_bias shape \(5,\), got \(6,\)", ValueError, r"linear_bias.*\(5,\)")
+    yield ErrorCase("probs-with-ignore-index", (x, w, np.full((3, CLASSES), 0.2)), {"ignore_index": -100},
+                    RuntimeError, r"ignore_index cannot be specified when target contains probabilities",
+                    ValueError, r"ignore_index")
+    yield ErrorCase("weight-1d", (x, np.ones(IN_FEATURES), t), {},
+                    RuntimeError, r"expected linear_weight with dimensionality at least 2, got 1",
+                    ValueError, r"linear_weight.*at least 2")
+    yield ErrorCase("target-out-of-range", (x, w, np.array([0, 5, 1])), {},
+                    IndexError, r"Target 5 is out of bounds", IndexError, r"target.*5")
+
+
 RECORDS = [
     LossRecord(name="nll_loss", module="NLLLoss", samples=_nll_samples, errors=lambda: _shared_errors("nll_loss")),
     LossRecord(name="cross_entropy", module="CrossEntropyLoss", samples=_cross_entropy_samples,
                errors=lambda: _shared_errors("cross_entropy")),
+    LossRecord(name="linear_cross_entropy", module="LinearCrossEntropyLoss", samples=_linear_samples,
+               errors=_linear_errors, available=lambda: hasattr(torch.nn.functional, "linear_cross_entropy")),
 ]
