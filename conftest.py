@@ -82,6 +82,8 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("unsupported_case", params or [pytest.param(None, id="none")])
     if "record" in names:
         metafunc.parametrize("record", [pytest.param(r, id=r.name) for r in RECORDS])
+    if "device" in names:
+        metafunc.parametrize("device", devices(config))
 
 
 @pytest.fixture
@@ -116,3 +118,13 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("lossref: what was skipped and why")
         for reason, count in reasons.most_common():
             terminalreporter.write_line(f"{count:6d}  {reason}")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that take a ``device`` (article, fixtures) carry the cuda mark and skip like the rest."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("device") == "cuda":
+            item.add_marker(pytest.mark.cuda)
+            if not CUDA_PRESENT:
+                item.add_marker(pytest.mark.skip(reason=NO_CUDA))

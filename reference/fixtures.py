@@ -103,9 +103,10 @@ def load_file(path) -> Case:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise FixtureError(f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
-    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
+    from jsonschema.exceptions import best_match
+
+    first = best_match(_validator().iter_errors(raw))  # descends into anyOf to the deepest cause
+    if first is not None:
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         raise FixtureError(f"{path}: field {where!r}: {first.message}")
     expected_name = path.relative_to(path.parents[len(Path(raw['name']).parts) - 1]).with_suffix("").as_posix()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import (ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, probabilities,
+from .base import (ErrorCase, FixtureSpec, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, probabilities,
                    product)
 
 CLASSES = 5
@@ -207,4 +207,44 @@ RECORDS = [
                errors=lambda: _shared_errors("cross_entropy")),
     LossRecord(name="linear_cross_entropy", module="LinearCrossEntropyLoss", samples=_linear_samples,
                errors=_linear_errors, available=lambda: hasattr(torch.nn.functional, "linear_cross_entropy")),
+]
+
+
+# --- citable cases: torch 2.13's float64 outputs quoted in shared/loss-semantics.md ---
+GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
+X = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0], [2.0, 2.0, 2.0]])
+W = np.array([1.0, 2.0, 3.0])
+P = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+ONE = np.float64(1.0)
+
+FIXTURES = [
+    FixtureSpec("golden/cross_entropy_weight_ignore_smoothing", "cross_entropy", (X, np.array([2, -100, 0])),
+                {"weight": W, "label_smoothing": 0.2},
+                "weighted, label-smoothed mean with one target ignored: both terms divide by the summed weight "
+                "of the targets kept (3 + 1)", GOLDEN + " (value) and §5b (gradient)", "1.646308502", ONE),
+    FixtureSpec("golden/cross_entropy_weight_ignore_smoothing_none", "cross_entropy", (X, np.array([2, -100, 0])),
+                {"weight": W, "label_smoothing": 0.2, "reduction": "none"},
+                "the same per sample: the ignored row is exactly 0", GOLDEN, "5.266899262 0 1.318334746",
+                np.array([1.0, 2.0, -1.0])),
+    FixtureSpec("golden/cross_entropy_weight", "cross_entropy", (X, np.array([2, 1, 0])), {"weight": W},
+                "weighted mean: sum of w[y] * loss over the sum of w[y]", GOLDEN, "2.520581075", ONE),
+    FixtureSpec("golden/cross_entropy_probabilities_smoothing", "cross_entropy", (X, P),
+                {"weight": W, "label_smoothing": 0.2},
+                "class-probability target, weighted and smoothed: the mean divides by N = 3, not by the weights",
+                GOLDEN, "3.071972085", ONE),
+    FixtureSpec("golden/cross_entropy_probabilities", "cross_entropy", (X, P), {"weight": W},
+                "class-probability target, weighted: gradients for the input and the target",
+                "shared/loss-semantics.md §5b, torch 2.13.0 CPU float64", "3.110154276", ONE),
+    FixtureSpec("golden/cross_entropy_all_ignored", "cross_entropy", (X, np.array([-100, -100, -100])), {},
+                "every target ignored: the mean is 0/0 = nan (and the gradient is 0, not nan)", GOLDEN, "nan", ONE),
+    FixtureSpec("golden/nll_loss_weight", "nll_loss", (X, np.array([2, 1, 0])), {"weight": W},
+                "nll_loss takes the input as log-probabilities as given: "
+                "-(3 * 0.5 + 2 * (-1) + 1 * 2) / (3 + 2 + 1)", GOLDEN, "-0.25", ONE),
+    FixtureSpec("golden/linear_cross_entropy", "linear_cross_entropy",
+                (np.array([[1.0, -1.0], [0.5, 2.0]]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+                 np.array([2, 0])),
+                {"linear_bias": np.array([0.0, 0.5, -0.5])},
+                "cross_entropy(input @ linear_weight.T + linear_bias, target): logits [[1, -0.5, -0.5], "
+                "[0.5, 2.5, 2]]", "derived by hand from the definition in torch.nn.functional.linear_cross_entropy",
+                None, ONE),
 ]
