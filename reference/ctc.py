@@ -76,9 +76,11 @@ def _targets(value, target_lengths: np.ndarray, classes: int) -> list[np.ndarray
     return rows
 
 
-def _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction):
+def _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
     """Check everything torch checks; return (lp as (T, N, C), rows, il, tl, blank, batched)."""
     check_reduction(reduction)
+    if not isinstance(zero_infinity, (bool, np.bool_)):
+        raise TypeError(f"zero_infinity must be a bool, got {type(zero_infinity).__name__}")
     lp = as_float("log_probs", log_probs)
     if lp.ndim not in (2, 3):
         raise ValueError(f"log_probs must be (T, N, C) or unbatched (T, C), got {lp.ndim} dimensions")
@@ -89,6 +91,8 @@ def _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction)
         raise ValueError(f"log_probs must not be empty, got shape {lp.shape if batched else lp.shape[::2]}")
     frames, batch, classes = lp.shape
     try:
+        if isinstance(blank, (bool, np.bool_)):   # torch's binding takes an int, not a bool
+            raise TypeError
         blank = operator.index(blank)
     except TypeError:
         raise TypeError(f"blank must be an integer class index, got {type(blank).__name__}") from None
@@ -204,7 +208,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     of all targets (1-D, exactly Σ L_n long); any numeric dtype, truncated to integers.
     ``input_lengths`` and ``target_lengths`` are integer arrays, lists or tuples.
     """
-    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction)
+    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                                                       zero_infinity)
     nll, _ = _forward(lp, rows, il, blank)
     if zero_infinity:
         nll = np.where(nll == np.inf, 0.0, nll)
@@ -257,7 +262,8 @@ def ctc_loss_backward(grad_output, log_probs, targets, input_lengths, target_len
     behind a ``log_softmax``); the two agree once carried through a ``log_softmax``.
     Returns one entry per positional parameter: (grad_log_probs, None x 6).
     """
-    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction)
+    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                                                       zero_infinity)
     nll, (ext, valid, skip, emit, lengths, alpha) = _forward(lp, rows, il, blank)
     frames, batch, classes = lp.shape
     beta = _beta(emit, skip, il, _end_mask(lengths, ext.shape[1]))

@@ -15,13 +15,15 @@ Files are plain JSON: nothing is ever unpickled.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Case", "FixtureError", "Tolerance", "names", "load", "load_file", "root", "encode_array"]
+__all__ = ["Case", "FixtureError", "Tolerance", "names", "load", "load_file", "root", "encode_array",
+           "printed_mismatches"]
 
 
 class FixtureError(ValueError):
@@ -178,3 +180,27 @@ def encode_array(array) -> dict:
     nested = np.empty(len(data), dtype=object)
     nested[:] = data
     return {"dtype": str(array.dtype), "shape": list(array.shape), "data": nested.reshape(array.shape).tolist()}
+
+
+def printed_mismatches(value, printed: str) -> list[str]:
+    """Where ``value`` does not agree with ``printed`` to the digits printed (empty: it agrees).
+
+    ``printed`` holds numbers separated by whitespace in row-major order ('3.7925',
+    '8.0005 3.3555 0.021476', 'nan'); each entry must lie within half a unit of the last
+    printed digit ('3.7925' -> 5e-5, '8.0005e+00' -> 5e-5), with a 1e-9 relative slack
+    for the float32 output the printed digits came from.
+    """
+    tokens = printed.split()
+    values = np.ravel(np.asarray(value, dtype=np.float64))
+    if len(tokens) != values.size:
+        return [f"{values.size} values but {len(tokens)} printed"]
+    problems = []
+    for index, (v, token) in enumerate(zip(values, tokens)):
+        if token.lower() in ("nan", "inf", "-inf"):
+            ok = np.isnan(v) if token.lower() == "nan" else v == float(token)
+        else:
+            half_unit = 0.5 * 10.0 ** Decimal(token).as_tuple().exponent
+            ok = abs(v - float(token)) <= half_unit * (1 + 1e-9)
+        if not ok:
+            problems.append(f"[{index}] {v!r} does not print as {token}")
+    return problems

@@ -10,18 +10,20 @@ Documented conventions, however odd, are not here: the reference follows those.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 
 @dataclass(frozen=True)
 class Quirk:
     name: str
     loss: str
-    samples: tuple[str, ...]     # sample ids (exact) the bug shows on
+    samples: tuple[str, ...]     # sample ids the bug shows on (shell-style patterns)
     reason: str
     thread: str                  # where upstream discusses it
     devices: tuple[str, ...] = ("cpu", "cuda")
     tests: tuple[str, ...] = ("forward",)
     deterministic: bool = True   # False: torch returns garbage, which may match by chance
+    layouts: tuple[str, ...] = ("contiguous",)   # memory layouts of the inputs (tests/test_layouts.py)
 
 
 QUIRKS: tuple[Quirk, ...] = (
@@ -41,6 +43,17 @@ QUIRKS: tuple[Quirk, ...] = (
         devices=("cuda",),
         reason="cross_entropy calls the same CUDA 1-D nll_loss kernel (see nll-unbatched-ignored-mean-cuda)",
         thread="aten/src/ATen/native/cuda/Loss.cu nll_loss_forward_reduce_cuda_kernel_1d",
+    ),
+    Quirk(
+        name="nll-loss2d-backward-non-contiguous",
+        loss="nll_loss",
+        samples=("NCHW-*",),
+        tests=("gradient",),
+        layouts=("transposed", "class-axis-last"),
+        reason="the backward of nll_loss on a 4-D (N, C, H, W) input that is not contiguous (channels-last, "
+               "permuted) raises 'grad_input must be contiguous': nll_loss_nd sends 4-D inputs to nll_loss2d "
+               "without .contiguous(), unlike 3-D and 5-D+",
+        thread="https://github.com/pytorch/pytorch/issues/175084 (fix: PR #175246)",
     ),
     Quirk(
         name="multi-margin-empty-batch-garbage",
@@ -63,8 +76,9 @@ QUIRKS: tuple[Quirk, ...] = (
 )
 
 
-def find(loss: str, sample: str, device: str, test: str) -> Quirk | None:
+def find(loss: str, sample: str, device: str, test: str, layout: str = "contiguous") -> Quirk | None:
     for quirk in QUIRKS:
-        if quirk.loss == loss and sample in quirk.samples and device in quirk.devices and test in quirk.tests:
+        if (quirk.loss == loss and any(fnmatchcase(sample, p) for p in quirk.samples) and device in quirk.devices
+                and test in quirk.tests and layout in quirk.layouts):
             return quirk
     return None

@@ -11,7 +11,7 @@ import torch
 import reference
 
 from .convert import to_torch_call
-from .test_forward import implementation_of
+from .parity import implementation_of
 
 
 def _tensor(value):

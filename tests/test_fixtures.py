@@ -22,7 +22,7 @@ from .compare import assert_matches
 from .convert import result_to_numpy
 from .printed import assert_printed
 from .registry import by_name
-from .test_forward import implementation_of
+from .parity import implementation_of
 from .tolerances import FLOAT64, Tolerance
 
 ROOT = Path(__file__).resolve().parent.parent

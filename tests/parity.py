@@ -1,0 +1,103 @@
+"""The two checks every parity test makes, on torch arguments it has prepared:
+the forward value and the gradients, each against the reference fed the same values."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import reference
+
+from . import quirks
+from .compare import assert_matches
+from .convert import result_to_numpy, to_numpy, to_numpy_call
+from .tolerances import tolerance
+
+# torch refuses requires_grad on some arguments ("... is not differentiable with respect
+# to argument 'weight'", "the derivative for 'target' is not implemented"): those get no
+# gradient, and the reference must say None for them.
+_NOT_DIFFERENTIABLE = re.compile(r"(?:not differentiable with respect to argument|derivative for) '(\w+)'")
+
+
+def apply_quirk(request, record, sample, device, test, layout="contiguous"):
+    quirk = quirks.find(record.name, sample.id, device, test, layout)
+    if quirk is not None:
+        request.applymarker(pytest.mark.xfail(strict=quirk.deterministic,
+                                              reason=f"known torch quirk {quirk.name}: {quirk.reason} ({quirk.thread})"))
+
+
+def implementation_of(impl, record):
+    if not record.available():
+        pytest.skip(f"the installed torch has no {record.name}")
+    fn = impl.function(record.name)
+    if fn is None:
+        pytest.skip(f"{impl} does not define {record.name}")
+    return fn
+
+
+def array_parameters(name: str) -> list[str]:
+    """The forward's positional parameters: one backward entry each."""
+    return [p.name for p in inspect.signature(getattr(reference, name)).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
+def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
+    ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
+    got = result_to_numpy(fn(*torch_args, **torch_kwargs))
+    expected = getattr(reference, record.name)(*ref_args, **ref_kwargs)
+    assert isinstance(expected, np.ndarray) and expected.dtype == np.float64, f"{what}: not a float64 ndarray"
+    assert_matches(got, expected, tolerance(dtype, record.conditioning), what=what)
+
+
+def _autograd(name, fn, args, kwargs, leaves, transform):
+    """Run fn with ``leaves`` (argument positions) requiring grad; drop the ones torch refuses."""
+    names = array_parameters(name)
+    while True:
+        leaf_tensors = {i: args[i].detach().requires_grad_(True) for i in leaves}
+        call_args = [leaf_tensors.get(i, a) for i, a in enumerate(args)]
+        if transform is not None:
+            call_args[transform.position] = transform.torch_fn(call_args[transform.position])
+        try:
+            return fn(*call_args, **kwargs), leaf_tensors
+        except RuntimeError as error:
+            match = _NOT_DIFFERENTIABLE.search(str(error))
+            refused = [i for i in leaves if match and i < len(names) and names[i] == match.group(1)]
+            if not refused:
+                raise
+            leaves = [i for i in leaves if i not in refused]
+
+
+def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
+    """autograd of ``fn`` for a random grad_output against ``reference.<name>_backward``."""
+    transform = record.gradient_transform
+    float_positions = [i for i, a in enumerate(torch_args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_positions, transform)
+    grad_output = torch.tensor(rng.normal(size=out.shape), dtype=out.dtype, device=out.device)
+    torch_grads = dict(zip(leaf_tensors, torch.autograd.grad(
+        out, list(leaf_tensors.values()), grad_output, allow_unused=True))) if leaf_tensors else {}
+
+    ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
+    if transform is not None:
+        leaf = ref_args[transform.position]
+        ref_args = ref_args[:transform.position] + (transform.numpy_fn(leaf),) + ref_args[transform.position + 1:]
+    ref_grads = getattr(reference, f"{record.name}_backward")(to_numpy(grad_output), *ref_args, **ref_kwargs)
+    assert isinstance(ref_grads, tuple) and len(ref_grads) == len(array_parameters(record.name)), (
+        f"{record.name}_backward must return a tuple with one entry per positional parameter of the forward")
+    if transform is not None and ref_grads[transform.position] is not None:
+        ref_grads = ref_grads[:transform.position] + (transform.numpy_vjp(leaf, ref_grads[transform.position]),) \
+            + ref_grads[transform.position + 1:]
+
+    tol = tolerance(dtype, record.conditioning)
+    for position, ref_grad in enumerate(ref_grads[:len(torch_args)]):
+        torch_grad = torch_grads.get(position)
+        where = f"{what}: gradient of {array_parameters(record.name)[position]}"
+        if torch_grad is None:
+            assert ref_grad is None, f"{where}: torch gives none, the reference gives one"
+            continue
+        assert ref_grad is not None, f"{where}: torch gives one, the reference gives None"
+        assert isinstance(ref_grad, np.ndarray) and ref_grad.dtype == np.float64, f"{where}: not a float64 array"
+        assert_matches(result_to_numpy(torch_grad), ref_grad, tol, what=where)
