@@ -133,7 +133,7 @@ def binary_cross_entropy_backward(grad_output, input, target, weight=None, *, re
     if w is not None:
         g = g * w
     # The floor ε replaces the clamp's true derivative (0) by a huge finite value, as torch.
-    grad_input = g * (x - y) / (x * (1.0 - x))
+    grad_input = g * (x - y) / np.maximum(x * (1.0 - x), GRAD_EPSILON)
     with np.errstate(divide="ignore"):
         logit = np.log(x) - np.log1p(-x)                  # ±inf at 0 and 1, on purpose (unclamped)
     with np.errstate(invalid="ignore"):                   # g = 0 against an infinite logit: nan, as torch
@@ -167,7 +167,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     the number of elements.
     """
     x, y, w, pw = _bce_logits_arguments(input, target, weight, reduction, pos_weight)
-    log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
+    log_weight = 1.0
     # torch's form (1 - y)x - lw·logσ(x): keeps torch's nan at x = -inf, y = 1 (0·inf).
     with np.errstate(invalid="ignore"):
         loss = (1.0 - y) * x - log_weight * log_sigmoid(x)   # stable log σ: finite for any finite x

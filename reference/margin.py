@@ -387,9 +387,9 @@ def _soft_multilabel_args(input, target, weight):
     _no_bool("target", target)
     y = as_float("target", target, allow_int=True)
     if weight is None:
-        return x, y, None, broadcast(("input", "target"), x, y) + [None]
+        return x, y, None, [*broadcast(("input", "target"), x, y), None]
     w = as_float("weight", weight, allow_int=True)
-    return x, y, w, broadcast(("input", "target", "weight"), x, y, w)
+    return x, y, w, list(broadcast(("input", "target", "weight"), x, y, w))
 
 
 def _soft_multilabel_elementwise(xb, yb):

@@ -172,9 +172,11 @@ def _split(grad_d: np.ndarray, x: np.ndarray, y: np.ndarray, kinds: dict[str, st
             out.append(None)
             continue
         g = sign * grad_d
-        if kinds[name] != "c" and np.iscomplexobj(g):
-            g = g.real
-        out.append(sum_to_shape(g, array.shape))
+        if kinds[name] == "c":
+            # sum_to_shape is float64-only: sum the two parts separately.
+            out.append(sum_to_shape(g.real, array.shape) + 1j * sum_to_shape(g.imag, array.shape))
+        else:
+            out.append(sum_to_shape(np.real(g), array.shape))
     return tuple(out)
 
 

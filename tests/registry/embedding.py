@@ -115,8 +115,10 @@ def _cosine_samples():
     yield Sample("edge-inf-input", lambda rng: (
         (rng.normal(size=(3, 3)), np.array([[1.0, np.inf, 2.0], [1.0, 0.5, -1.0], [0.5, -np.inf, 1.0]]),
          np.array([1, 1, -1])), {"reduction": "none"}))
+    # D = 0: both squared norms are just the 1e-12, cos = 0 (float16 left out, as for zero vectors).
     yield Sample("edge-zero-size-last-dim", lambda rng: (
-        (np.zeros((3, 0)), np.zeros((3, 0)), np.array([1, -1, 1])), {"reduction": "none"}))
+        (np.zeros((3, 0)), np.zeros((3, 0)), np.array([1, -1, 1])), {"reduction": "none"}),
+        dtypes=(torch.float64, torch.float32, torch.bfloat16))
     # input2 (N, 1) broadcasts along D; its squared norm is taken BEFORE broadcasting (torch).
     yield Sample("edge-broadcast-last-dim", lambda rng: (
         (rng.normal(size=(3, D)), np.array([[0.7], [-1.2], [2.0]]), np.array([1, 1, -1])),
@@ -257,7 +259,7 @@ def _triplet_sample(row):
     def build(rng):
         if p == 0:  # a count of nonzero coordinates: no kink to avoid, every row inside the margin
             a, pos, neg = _triplet_inputs(rng, TRIPLET_SHAPES[row["shape"]], lambda u, v: np.zeros(u.shape[:-1]),
-                                          margin, row["swap"], both=False)
+                                          margin, False, both=False)
         else:
             a, pos, neg = _triplet_inputs(rng, TRIPLET_SHAPES[row["shape"]],
                                           lambda u, v: _pairwise_distance(u, v, p, eps), margin, row["swap"], p, eps)
