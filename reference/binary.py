@@ -167,10 +167,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     the number of elements.
     """
     x, y, w, pw = _bce_logits_arguments(input, target, weight, reduction, pos_weight)
-    log_weight = 1.0
+    log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
     # torch's form (1 - y)x - lw·logσ(x): keeps torch's nan at x = -inf, y = 1 (0·inf).
     with np.errstate(invalid="ignore"):
-        loss = (1.0 - y) * x - log_weight * log_sigmoid(x)   # stable log σ: finite for any finite x
+        loss = (1.0 - y) * x - log_weight * np.log(1.0 / (1.0 + np.exp(-x)))   # stable log σ: finite for any finite x
     if w is not None:
         loss = loss * w
     return reduce(loss, reduction)

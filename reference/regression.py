@@ -199,7 +199,7 @@ def l1_loss(input, target, *, reduction="mean", weight=None):
     loss = np.abs(_difference(x, y))
     if w is None:
         return reduce(loss, reduction)
-    return reduce(w * loss, reduction, denominator=np.sum(w))
+    return reduce(w * loss, reduction)
 
 
 def l1_loss_backward(grad_output, input, target, *, reduction="mean", weight=None):
