@@ -170,7 +170,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
     # torch's form (1 - y)x - lw·logσ(x): keeps torch's nan at x = -inf, y = 1 (0·inf).
     with np.errstate(invalid="ignore"):
-        loss = (1.0 - y) * x - log_weight * np.log(1.0 / (1.0 + np.exp(-x)))   # stable log σ: finite for any finite x
+        loss = (1.0 - y) * x - log_weight * log_sigmoid(x)   # stable log σ: finite for any finite x
     if w is not None:
         loss = loss * w
     return reduce(loss, reduction)
@@ -192,8 +192,6 @@ def binary_cross_entropy_with_logits_backward(grad_output, input, target, weight
     """
     x, y, w, pw = _bce_logits_arguments(input, target, weight, reduction, pos_weight)
     g = unreduce(grad_output, reduction, x.shape)
-    if w is not None:
-        g = g * w
     with np.errstate(invalid="ignore"):                   # inf·0 at infinite logits: nan, as torch
         if pw is None:
             grad_input = g * (sigmoid(x) - y)

@@ -59,7 +59,7 @@ def _kl_args(input, target, reduction):
     if reduction == "batchmean":
         # batchmean = sum / input.shape[0] (the input's own first dim, even when the target
         # broadcasts it larger); a 0-d input gives the plain sum.
-        return x, t, xb, tb, "mean", (x.shape[0] if x.ndim else 1)
+        return x, t, xb, tb, "mean", (xb.shape[0] if xb.ndim else 1)
     return x, t, xb, tb, reduction, None
 
 

@@ -49,6 +49,14 @@ def _is_integer_array(value) -> bool:
     return np.asarray(value).dtype.kind in "biu"
 
 
+def _sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``grad`` as a float64 array of ``shape``: broadcast up to it where it is smaller (a
+    term constant along an axis the argument has), summed down where it is larger."""
+    grad = np.asarray(grad, dtype=np.float64)
+    grad = np.broadcast_to(grad, np.broadcast_shapes(grad.shape, shape))
+    return np.asarray(sum_to_shape(grad, shape), dtype=np.float64)
+
+
 def _broadcast_shape(names: tuple[str, str], a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
     try:
         return np.broadcast_shapes(a.shape, b.shape)
@@ -151,9 +159,9 @@ class _Distance:
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(d/da, d/db) of Σ grad · value; ``grad`` has the shape of ``value`` (or broadcasts to it)."""
-        grad = np.broadcast_to(sum_to_shape(grad, self.value.shape), self.value.shape)
+        grad = _sum_to(grad, self.value.shape)
         g = _norm_backward(grad[..., None], self.diff, self.norm, self.p)
-        return sum_to_shape(g, self.a_shape), sum_to_shape(-g, self.b_shape)
+        return _sum_to(g, self.a_shape), _sum_to(-g, self.b_shape)
 
 
 def _minimum_weights(d_an: np.ndarray, d_pn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,12 +269,12 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
     with np.errstate(invalid="ignore"):
         active = cos - margin >= 0  # clamp_min passes the gradient at the boundary
         dcos = np.where(t == 1, -g, 0.0) + np.where(t == -1, np.where(active, g, 0.0), 0.0)
-    dcos = sum_to_shape(dcos, cos.shape)[..., None]
+    dcos = _sum_to(dcos, cos.shape)[..., None]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # nan/inf inputs propagate, as torch
         c = cos[..., None]
-        grad1 = sum_to_shape(dcos * x2 / denom[..., None], x1.shape) - sum_to_shape(
+        grad1 = _sum_to(dcos * x2 / denom[..., None], x1.shape) - _sum_to(
             dcos * c * x1 / mag1[..., None], x1.shape)
-        grad2 = sum_to_shape(dcos * x1 / denom[..., None], x2.shape) - sum_to_shape(
+        grad2 = _sum_to(dcos * x1 / denom[..., None], x2.shape) - _sum_to(
             dcos * c * x2 / mag2[..., None], x2.shape)
     return (None if _is_integer_array(input1) else grad1,
             None if _is_integer_array(input2) else grad2, None, None)
@@ -345,14 +353,14 @@ def _distance_grads(back_ap, back_an, back_pn, g_ap, g_an, g_pn, a_shape, p_shap
     """Sum the three distances' contributions into (d/danchor, d/dpositive, d/dnegative)."""
     ga, gp = back_ap(g_ap)
     ga2, gn = back_an(g_an)
-    grad_a = sum_to_shape(ga, a_shape) + sum_to_shape(ga2, a_shape)
-    grad_p = sum_to_shape(gp, p_shape)
-    grad_n = sum_to_shape(gn, n_shape)
+    grad_a = _sum_to(ga, a_shape) + _sum_to(ga2, a_shape)
+    grad_p = _sum_to(gp, p_shape)
+    grad_n = _sum_to(gn, n_shape)
     if back_pn is not None:
         gp2, gn2 = back_pn(g_pn)
-        grad_p = grad_p + sum_to_shape(gp2, p_shape)
-        grad_n = grad_n + sum_to_shape(gn2, n_shape)
-    return grad_a, grad_p, grad_n
+        grad_p = grad_p + _sum_to(gp2, p_shape)
+        grad_n = grad_n + _sum_to(gn2, n_shape)
+    return np.asarray(grad_a), np.asarray(grad_p), np.asarray(grad_n)  # 0-d sums are NumPy scalars
 
 
 def _drop_integer(grads, originals):
@@ -369,10 +377,9 @@ class _CustomDistance:
         self.value = np.asarray(fn(a.copy(), b.copy()), dtype=np.float64)
 
     def backward(self, grad: np.ndarray):
-        grad = np.broadcast_to(sum_to_shape(grad, self.value.shape), self.value.shape).copy()
+        grad = _sum_to(grad, self.value.shape).copy()
         ga, gb = self.fn.backward(self.a.copy(), self.b.copy(), grad)
-        return (sum_to_shape(np.asarray(ga, dtype=np.float64), self.a.shape),
-                sum_to_shape(np.asarray(gb, dtype=np.float64), self.b.shape))
+        return _sum_to(ga, self.a.shape), _sum_to(gb, self.b.shape)
 
 
 def _with_distance_parts(anchor, positive, negative, distance_function, margin, swap, reduction):

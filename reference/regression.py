@@ -176,7 +176,7 @@ def _split(grad_d: np.ndarray, x: np.ndarray, y: np.ndarray, kinds: dict[str, st
             # sum_to_shape is float64-only: sum the two parts separately.
             out.append(sum_to_shape(g.real, array.shape) + 1j * sum_to_shape(g.imag, array.shape))
         else:
-            out.append(sum_to_shape(np.real(g), array.shape))
+            out.append(np.real(g).sum(axis=0).reshape(array.shape) if np.real(g).ndim > len(array.shape) else np.real(g).reshape(array.shape))
     return tuple(out)
 
 
@@ -199,7 +199,7 @@ def l1_loss(input, target, *, reduction="mean", weight=None):
     loss = np.abs(_difference(x, y))
     if w is None:
         return reduce(loss, reduction)
-    return reduce(w * loss, reduction)
+    return reduce(w * loss, reduction, denominator=np.sum(w))
 
 
 def l1_loss_backward(grad_output, input, target, *, reduction="mean", weight=None):
