@@ -67,11 +67,21 @@ QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         name="multilabel-margin-empty-batch-garbage",
         loss="multilabel_margin_loss",
-        samples=("edge-empty-batch-mean",),
-        reason="with N = 0, 'mean' returns uninitialised memory (observed 3.8e12, 1.5e-42, 0.0); the "
-               "reference gives 0/0 = nan",
+        samples=("edge-empty-batch-mean", "edge-empty-batch-sum"),
+        reason="with N = 0, 'mean' and 'sum' return uninitialised memory (observed 3.8e12, 1.5e-42, 0.0, "
+               "-2e14, 6.9e-310); the reference gives 0/0 = nan for 'mean' and 0 for 'sum'",
         thread="aten/src/ATen/native/LossMultiLabelMargin.cpp (no upstream issue found)",
         deterministic=False,
+    ),
+    Quirk(
+        name="soft-margin-bool-target-backward",
+        loss="soft_margin_loss",
+        samples=("edge-bool-target-sum",),
+        tests=("gradient",),
+        reason="the forward accepts a bool target, but the backward computes -target * input and raises "
+               "'Negation, the `-` operator, on a bool tensor is not supported'; the gradient with respect to "
+               "the input is well defined (reference: -y z / (1 + z), z = exp(-y x))",
+        thread="aten/src/ATen/native/Loss.cpp soft_margin_loss_backward (no upstream issue found)",
     ),
 )
 
