@@ -83,6 +83,16 @@ QUIRKS: tuple[Quirk, ...] = (
                "the input is well defined (reference: -y z / (1 + z), z = exp(-y x))",
         thread="aten/src/ATen/native/Loss.cpp soft_margin_loss_backward (no upstream issue found)",
     ),
+    Quirk(
+        name="huber-backward-non-float-target",
+        loss="huber_loss",
+        samples=("edge-int64-target", "edge-bool-target"),
+        tests=("gradient",),
+        reason="huber_loss's forward promotes an integer or boolean target, but its backward kernel "
+               "(aten::huber_loss_backward) needs one dtype and raises 'Found dtype Long but expected Double'; "
+               "mse and smooth_l1 accept it. The reference gives clamp(x - y, -delta, delta) for the input",
+        thread="https://github.com/pytorch/pytorch/issues/76646 (HuberLoss backward fails on mixed dtypes)",
+    ),
 )
 
 
