@@ -8,10 +8,23 @@ import torch
 from .registry.base import Both
 
 
+class _TorchSide:
+    """What torch gets for a ``Both`` function: its torch side, remembering the reference's."""
+
+    def __init__(self, both: Both):
+        self.both = both
+
+    def __call__(self, *args, **kwargs):
+        return self.both.torch(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self.both)
+
+
 def to_torch(value, dtype: torch.dtype, device: str):
     """Float arrays become tensors of the dtype under test; integer arrays keep their dtype."""
     if isinstance(value, Both):
-        return value.torch
+        return _TorchSide(value) if callable(value.torch) else value.torch
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             return torch.tensor(value, dtype=dtype, device=device)
@@ -25,6 +38,8 @@ def to_numpy(value):
     """What the reference gets: exactly the values torch got, as float64 (or int64)."""
     if isinstance(value, Both):
         return value.reference
+    if isinstance(value, _TorchSide):
+        return value.both.reference
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         return value.double().numpy() if value.is_floating_point() else value.numpy()
