@@ -93,6 +93,29 @@ QUIRKS: tuple[Quirk, ...] = (
                "mse and smooth_l1 accept it. The reference gives clamp(x - y, -delta, delta) for the input",
         thread="https://github.com/pytorch/pytorch/issues/76646 (HuberLoss backward fails on mixed dtypes)",
     ),
+    Quirk(
+        name="ctc-blank-last-label-gradient",
+        loss="ctc_loss",
+        samples=("edge-blank-last-label",),
+        tests=("gradient",),
+        reason="when the last target label equals blank, the backward kernel assigns the last-frame alpha*beta "
+               "term for l'[2L-1] over the one for l'[2L] instead of adding them (its comment: 'the first two are "
+               "a blank and a non-blank, so we know they are different'), so the gradient at frame T_n-1, class "
+               "blank, misses the path ending on the final blank; the forward is right",
+        thread="aten/src/ATen/native/LossCTC.cpp ctc_loss_backward_cpu_template (same in cuda/LossCTC.cu); "
+               "no upstream issue found",
+    ),
+    Quirk(
+        name="ctc-strided-concatenated-targets",
+        loss="ctc_loss",
+        samples=("*-concat-*",),
+        tests=("forward", "gradient"),
+        layouts=("strided",),
+        reason="for 1-D concatenated targets the batch offsets are the running sum of target_lengths, not "
+               "scaled by targets.stride(0): a non-contiguous targets tensor reads the wrong labels for every "
+               "sample after the first",
+        thread="aten/src/ATen/native/LossCTC.cpp and cuda/LossCTC.cu, tg_batch_offsets; no upstream issue found",
+    ),
 )
 
 

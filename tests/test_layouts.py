@@ -82,6 +82,7 @@ def test_layout(layout_case, device, impl, rng, request):
     dtype = torch.float64 if sample.dtypes is None or torch.float64 in sample.dtypes else sample.dtypes[0]
     laid_args, laid_kwargs = _laid_out(*to_torch_call(*sample.build(rng), dtype, device), layout)
     what = f"{record.name} {sample.id} ({layout})"
+    apply_quirk(request, record, sample, device, "forward", layout)
     check_forward(record, what, fn, laid_args, laid_kwargs, dtype)
     if sample.grad:
         apply_quirk(request, record, sample, device, "gradient", layout)
