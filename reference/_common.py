@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The reductions every loss accepts; ``kl_div`` adds ``'batchmean'``.
+#: The reductions every loss accepts; ``kl_div`` adds ``'batchmean'``. torch's deprecated
+#: alias ``'elementwise_mean'`` is left out, like ``size_average`` and ``reduce``.
 REDUCTIONS = ("none", "mean", "sum")
 
 

@@ -44,40 +44,43 @@ def _lengths(name: str, value, batch: int) -> np.ndarray:
     return lengths
 
 
-def _targets(value, target_lengths: np.ndarray, classes: int) -> list[np.ndarray]:
-    """Each sample's target labels, from a padded (N, S) or a concatenated 1-D array."""
+def _targets(value, target_lengths: np.ndarray, classes: int, blank: int) -> np.ndarray:
+    """Each sample's target labels as one (N, max L) array, from a padded (N, S) or a
+    concatenated 1-D array; entries past a sample's length hold the blank (never read)."""
     raw = np.asarray(value)
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"targets must be a numeric array of class indices, got dtype {raw.dtype}")
     # torch casts targets of any dtype to int64: float labels are truncated toward zero.
     labels = raw.astype(np.int64)
     batch = target_lengths.size
+    longest = int(target_lengths.max(initial=0))
+    inside = np.arange(longest)[None, :] < target_lengths[:, None]      # (N, max L)
     if labels.ndim == 2:
         if labels.shape[0] != batch:
             raise ValueError(f"padded targets must have one row per sample ({batch}), got {labels.shape[0]} rows")
-        longest = int(target_lengths.max(initial=0))
         if labels.shape[1] < longest:
             raise ValueError(f"padded targets must be at least as wide as the longest target ({longest}), "
                              f"got shape {labels.shape}")
-        rows = [labels[n, :length] for n, length in enumerate(target_lengths)]
+        picked = labels[:, :longest]
     elif labels.ndim == 1:
         total = int(target_lengths.sum())
         if labels.shape[0] != total:
             raise ValueError(f"concatenated 1-D targets must have sum(target_lengths) = {total} entries, "
                              f"got {labels.shape[0]}")
-        rows = np.split(labels, np.cumsum(target_lengths)[:-1])
+        starts = np.cumsum(target_lengths) - target_lengths              # where each target begins
+        index = np.where(inside, starts[:, None] + np.arange(longest)[None, :], 0)
+        picked = labels[index] if total else np.zeros(inside.shape, dtype=np.int64)
     else:
         raise ValueError(f"targets must be 1-D (concatenated) or 2-D (N, S) (padded), got {labels.ndim} dimensions")
-    used = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
-    bad = (used < 0) | (used >= classes)
+    bad = inside & ((picked < 0) | (picked >= classes))
     if np.any(bad):
         # torch reads arbitrary memory here on CPU (and faults on CUDA): no value to follow.
-        raise IndexError(f"targets holds class index {int(used[bad][0])}, outside [0, {classes})")
-    return rows
+        raise IndexError(f"targets holds class index {int(picked[bad][0])}, outside [0, {classes})")
+    return np.where(inside, picked, blank)
 
 
 def _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
-    """Check everything torch checks; return (lp as (T, N, C), rows, il, tl, blank, batched)."""
+    """Check everything torch checks; return (lp as (T, N, C), labels, il, tl, blank, batched)."""
     check_reduction(reduction)
     if not isinstance(zero_infinity, (bool, np.bool_)):
         raise TypeError(f"zero_infinity must be a bool, got {type(zero_infinity).__name__}")
@@ -102,8 +105,8 @@ def _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction,
     tl = _lengths("target_lengths", target_lengths, batch)
     if np.any(il > frames):
         raise ValueError(f"input_lengths must be at most the number of frames T = {frames}, got {int(il.max())}")
-    rows = _targets(targets, tl, classes)
-    return lp, rows, il, tl, blank, batched
+    labels = _targets(targets, tl, classes, blank)
+    return lp, labels, il, tl, blank, batched
 
 
 # --- the recursion ---------------------------------------------------------------------
@@ -127,7 +130,7 @@ def _shift(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _lattice(lp: np.ndarray, rows: list[np.ndarray], blank: int):
+def _lattice(lp: np.ndarray, labels: np.ndarray, lengths: np.ndarray, blank: int):
     """The extended labels and the per-frame emissions over them, padded and masked.
 
     Returns ``ext`` (N, S) labels, ``valid`` (N, S) (position inside ``l'``), ``skip``
@@ -135,19 +138,16 @@ def _lattice(lp: np.ndarray, rows: list[np.ndarray], blank: int):
     compared literally) and ``emit`` (T, N, S) = lp[t, n, l'[n, s]], -inf off ``l'``.
     """
     frames, batch, _ = lp.shape
-    longest = max((len(r) for r in rows), default=0)
-    width = 2 * longest + 1
+    width = 2 * labels.shape[1] + 1
     ext = np.full((batch, width), blank, dtype=np.int64)
-    for n, row in enumerate(rows):   # one assignment per sample, not per element
-        ext[n, 1:2 * len(row):2] = row
-    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    ext[:, 1::2] = labels            # labels at the odd positions, blanks between and around
     positions = np.arange(width)
     valid = positions[None, :] < (2 * lengths[:, None] + 1)
     skip = np.zeros_like(valid)
     skip[:, 2:] = (ext[:, 2:] != ext[:, :-2]) & valid[:, 2:]
     emit = lp[:, np.arange(batch)[:, None], ext]                 # (T, N, S)
     emit = np.where(valid[None], emit, -np.inf)                  # padding: probability 0
-    return ext, valid, skip, emit, lengths
+    return ext, valid, skip, emit
 
 
 def _alpha(emit: np.ndarray, skip: np.ndarray) -> np.ndarray:
@@ -168,9 +168,9 @@ def _end_mask(lengths: np.ndarray, width: int) -> np.ndarray:
     return (s == end) | ((s == end - 1) & (lengths[:, None] > 0))
 
 
-def _forward(lp, rows, il, blank):
+def _forward(lp, labels, il, lengths, blank):
     """Per-sample negative log-likelihood (N,), with the lattice for the backward."""
-    ext, valid, skip, emit, lengths = _lattice(lp, rows, blank)
+    ext, valid, skip, emit = _lattice(lp, labels, lengths, blank)
     alpha = _alpha(emit, skip)
     batch, width = ext.shape
     last = alpha[np.maximum(il - 1, 0), np.arange(batch)]      # alpha at each sample's last frame
@@ -181,7 +181,7 @@ def _forward(lp, rows, il, blank):
         nll = -(np.log(np.sum(np.exp(ends - m), axis=1)) + m[:, 0])
     # No frames: the empty alignment exists only for the empty target.
     nll = np.where(il == 0, np.where(lengths == 0, 0.0, np.inf), nll)
-    return nll, (ext, valid, skip, emit, lengths, alpha)
+    return nll, (ext, valid, skip, emit, alpha)
 
 
 def _scaled(loss: np.ndarray, tl: np.ndarray, reduction: str) -> np.ndarray:
@@ -208,9 +208,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     of all targets (1-D, exactly Σ L_n long); any numeric dtype, truncated to integers.
     ``input_lengths`` and ``target_lengths`` are integer arrays, lists or tuples.
     """
-    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                                                       zero_infinity)
-    nll, _ = _forward(lp, rows, il, blank)
+    lp, labels, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank,
+                                                 reduction, zero_infinity)
+    nll, _ = _forward(lp, labels, il, tl, blank)
     if zero_infinity:
         nll = np.where(nll == np.inf, 0.0, nll)
     out = reduce(_scaled(nll, tl, reduction), reduction)
@@ -262,11 +262,11 @@ def ctc_loss_backward(grad_output, log_probs, targets, input_lengths, target_len
     behind a ``log_softmax``); the two agree once carried through a ``log_softmax``.
     Returns one entry per positional parameter: (grad_log_probs, None x 6).
     """
-    lp, rows, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                                                       zero_infinity)
-    nll, (ext, valid, skip, emit, lengths, alpha) = _forward(lp, rows, il, blank)
+    lp, labels, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank,
+                                                 reduction, zero_infinity)
+    nll, (ext, valid, skip, emit, alpha) = _forward(lp, labels, il, tl, blank)
     frames, batch, classes = lp.shape
-    beta = _beta(emit, skip, il, _end_mask(lengths, ext.shape[1]))
+    beta = _beta(emit, skip, il, _end_mask(tl, ext.shape[1]))
     with np.errstate(invalid="ignore"):
         share = np.exp(alpha + beta + nll[None, :, None])          # (T, N, S): share of p through (t, s)
     onehot = (ext[:, :, None] == np.arange(classes)) & valid[:, :, None]   # (N, S, C): l'[s] = c

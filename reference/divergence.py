@@ -44,9 +44,8 @@ def _refuse_bool(name: str, value, why: str) -> None:
 # --- kl_div -------------------------------------------------------------------------
 
 def _kl_reduction(reduction) -> str:
-    # torch still accepts the deprecated alias 'elementwise_mean' (with a warning) for kl_div.
-    if reduction == "elementwise_mean":
-        return "mean"
+    # torch still accepts the deprecated alias 'elementwise_mean' (with a warning); like
+    # size_average and reduce, the references leave deprecated spellings out.
     return check_reduction(reduction, KL_REDUCTIONS)
 
 
@@ -59,7 +58,7 @@ def _kl_args(input, target, reduction):
     if reduction == "batchmean":
         # batchmean = sum / input.shape[0] (the input's own first dim, even when the target
         # broadcasts it larger); a 0-d input gives the plain sum.
-        return x, t, xb, tb, "mean", (xb.shape[0] if xb.ndim else 1)
+        return x, t, xb, tb, "mean", (x.shape[0] if x.ndim else 1)
     return x, t, xb, tb, reduction, None
 
 

@@ -324,7 +324,7 @@ def multilabel_margin_loss_backward(grad_output, input, target, *, reduction="me
     _, active, onehot = _multilabel_pairs(x2, t2, classes)
     g = unreduce(grad_output, reduction, (n,) if t.ndim == 2 else ()).reshape(n) / classes
     as_other = active.sum(axis=1)                                      # times class i was the non-target
-    as_target = np.minimum(np.sum(active.sum(axis=2)[:, :, None] * onehot, axis=1), active.any(axis=2).any(axis=1)[:, None] * 1)  # times class j was the target
+    as_target = np.sum(active.sum(axis=2)[:, :, None] * onehot, axis=1)  # times class j was the target
     grad = (as_other - as_target) * g[:, None]
     return grad.reshape(x.shape), None
 

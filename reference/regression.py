@@ -176,7 +176,7 @@ def _split(grad_d: np.ndarray, x: np.ndarray, y: np.ndarray, kinds: dict[str, st
             # sum_to_shape is float64-only: sum the two parts separately.
             out.append(sum_to_shape(g.real, array.shape) + 1j * sum_to_shape(g.imag, array.shape))
         else:
-            out.append(np.real(g).sum(axis=0).reshape(array.shape) if np.real(g).ndim > len(array.shape) else np.real(g).reshape(array.shape))
+            out.append(sum_to_shape(np.real(g), array.shape))
     return tuple(out)
 
 

@@ -306,9 +306,11 @@ def _triplet_edges():
     yield Sample("edge-swap-tie", lambda rng: (
         (np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])),
         {"margin": 2.0, "eps": 0.0, "swap": True, "reduction": "sum"}))
+    # p = 1 here (p = 2 in triplet_margin_with_distance_loss's): the nan row's loss is nan, its
+    # clamp gradient 0 (nan >= 0 is false), and torch.sign(nan) = 0, so its gradient is 0, not nan.
     yield Sample("edge-nan-input", lambda rng: (
         (np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))),
-        {"swap": True, "reduction": "none"}))
+        {"p": 1.0, "swap": True, "reduction": "none"}))
     yield Sample("edge-inf-input", lambda rng: (
         (rng.normal(size=(2, 3)), np.array([[np.inf, 1.0, 0.5], [0.5, -1.0, 2.0]]), rng.normal(size=(2, 3))),
         {"reduction": "none"}))

@@ -82,16 +82,19 @@ def _weight(rng, shape):
 
 def _grid_samples(name, extra_axes, scale_of=lambda row: 1.0, weighted=False):
     """The random samples: shape kind x reduction x (weight) x extra axes, pairwise,
-    plus the weighted mean on every shape kind (its denominator is the point of weight)."""
+    plus the mean with and without weight on every shape kind."""
     axes = dict(shape=list(SHAPES), reduction=REDUCTIONS, **extra_axes)
     if weighted:
         axes["weight"] = [False, True] if name != "huber_loss" else [None, "keyword", "positional"]
     rows = pairwise(axes)
     if weighted:
-        on = "keyword" if name == "huber_loss" else True
-        for shape in SHAPES:
-            if not any(r["shape"] == shape and r["reduction"] == "mean" and r.get("weight") for r in rows):
-                rows.append(dict(rows[0], shape=shape, reduction="mean", weight=on))
+        # The mean with and without weight on every shape kind: the two denominators
+        # (broadcast size; Σw over the input's shape for l1/mse) differ under broadcasting.
+        for on in (axes["weight"][0], axes["weight"][1]):
+            for shape in SHAPES:
+                if not any(r["shape"] == shape and r["reduction"] == "mean" and bool(r["weight"]) == bool(on)
+                           for r in rows):
+                    rows.append(dict(rows[0], shape=shape, reduction="mean", weight=on))
     for row in rows:
         def build(rng, row=row):
             input_shape, target_shape = SHAPES[row["shape"]]
@@ -111,7 +114,7 @@ def _grid_samples(name, extra_axes, scale_of=lambda row: 1.0, weighted=False):
         yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
 
 
-def _nonfinite(name, kwargs):
+def _nonfinite(kwargs):
     """nan and ±inf on either side; inf - inf = nan. 'none' so each element is compared."""
     nan, inf = np.nan, np.inf
     x = np.array([nan, inf, -inf, inf, 1.0, 0.5, -2.0])
@@ -134,7 +137,7 @@ def _kink(id, x, y, kwargs):
 def _shared_edges(name, kwargs=None):
     kwargs = kwargs or {}
     yield from _empty(kwargs)
-    yield _nonfinite(name, kwargs)
+    yield _nonfinite(kwargs)
     # Float input with an integer target (torch promotes; the target gets no gradient).
     yield Sample("edge-int64-target", lambda rng: (
         (rng.normal(size=(3, 4)) * 3, rng.integers(-3, 4, size=(3, 4))), dict(kwargs, reduction="mean")))
