@@ -192,6 +192,8 @@ def binary_cross_entropy_with_logits_backward(grad_output, input, target, weight
     """
     x, y, w, pw = _bce_logits_arguments(input, target, weight, reduction, pos_weight)
     g = unreduce(grad_output, reduction, x.shape)
+    if w is not None:
+        g = g * w
     with np.errstate(invalid="ignore"):                   # inf·0 at infinite logits: nan, as torch
         if pw is None:
             grad_input = g * (sigmoid(x) - y)
