@@ -167,10 +167,10 @@ FIXTURES = [
     FixtureSpec(
         name="article/kl_div",
         loss="kl_div",
-        args=(_float64_log_softmax(LOGITS), ONE_HOT.astype(np.float64)),
+        args=(_float64_log_softmax(LOGITS), np.eye(5)[TARGETS]),
         kwargs={"reduction": "batchmean"},
-        description="KL(one-hot || softmax(logits)) per sample, averaged: with a one-hot target the entropy is 0, "
-                    "so this is the article's cross-entropy again (3.7925)",
+        description="KL(one_hot(targets [1, 3, 2]) || softmax(logits)) summed per sample, averaged over the batch: "
+                    "a one-hot target has entropy 0, so this is the article's cross-entropy again (3.7925)",
         source=_section("KLDivLoss (listed as TODO in the article)"),
         grad_output=np.float64(1.0),
     ),
