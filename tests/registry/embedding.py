@@ -327,12 +327,11 @@ def _triplet_edges():
         {"reduction": "none"}), dtypes=(torch.float32,))
 
 
-def _triplet_errors():
+def _shared_triplet_errors():
+    """What triplet_margin_loss and triplet_margin_with_distance_loss both check."""
     x = np.ones((3, D))
     yield ErrorCase("margin-zero", (x, x, x), {"margin": 0.0},
                     ValueError, r"margin must be greater than 0, got 0.0", ValueError, r"margin must be greater than 0")
-    yield ErrorCase("margin-negative", (x, x, x), {"margin": -1.0},
-                    ValueError, r"margin must be greater than 0, got -1.0", ValueError, r"margin.*-1.0")
     yield ErrorCase("ndim-mismatch", (x, np.ones(D), x), {},
                     RuntimeError, r"expected to have the same number of dimensions, but got: anchor 2D, positive 1D",
                     ValueError, r"anchor 2-D, positive 1-D and negative 2-D")
@@ -341,6 +340,13 @@ def _triplet_errors():
                     ValueError, r"anchor \(3, 4\), positive \(3, 5\)")
     yield ErrorCase("unknown-reduction", (x, x, x), {"reduction": "average"},
                     ValueError, r"average is not a valid value for reduction", ValueError, r"reduction.*'average'")
+
+
+def _triplet_errors():
+    x = np.ones((3, D))
+    yield from _shared_triplet_errors()
+    yield ErrorCase("margin-negative", (x, x, x), {"margin": -1.0},
+                    ValueError, r"margin must be greater than 0, got -1.0", ValueError, r"margin.*-1.0")
     yield ErrorCase("complex-p", (x, x, x), {"p": 2 + 0j},
                     TypeError, r"argument 'p' .* must be float, not complex", TypeError, r"p must be a real number")
     yield ErrorCase("p-inf-empty-last-dim", (np.ones((3, 0)),) * 3, {"p": np.inf},
@@ -459,16 +465,7 @@ def _with_distance_samples():
 
 def _with_distance_errors():
     x = np.ones((3, D))
-    yield ErrorCase("margin-zero", (x, x, x), {"margin": 0.0},
-                    ValueError, r"margin must be greater than 0, got 0.0", ValueError, r"margin must be greater than 0")
-    yield ErrorCase("ndim-mismatch", (x, np.ones(D), x), {},
-                    RuntimeError, r"expected to have the same number of dimensions, but got: anchor 2D, positive 1D",
-                    ValueError, r"anchor 2-D, positive 1-D and negative 2-D")
-    yield ErrorCase("last-dim-mismatch", (x, np.ones((3, D + 1)), x), {},
-                    RuntimeError, r"The size of tensor a \(4\) must match the size of tensor b \(5\)",
-                    ValueError, r"anchor \(3, 4\), positive \(3, 5\)")
-    yield ErrorCase("unknown-reduction", (x, x, x), {"reduction": "average"},
-                    ValueError, r"average is not a valid value for reduction", ValueError, r"reduction.*'average'")
+    yield from _shared_triplet_errors()
     # No deprecated alias here: torch checks the three strings by hand.
     yield ErrorCase("elementwise-mean-refused", (x, x, x), {"reduction": "elementwise_mean"},
                     ValueError, r"elementwise_mean is not a valid value for reduction",
