@@ -141,3 +141,16 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) without overflow: exp(log_sigmoid(x))."""
     return np.exp(log_sigmoid(x))
+
+
+def hinge_active(z: np.ndarray) -> np.ndarray:
+    """Where the gradient of max(0, z) passes: z > 0 strictly.
+
+    At the kink z = 0 any slope in [0, 1] is a subgradient; torch's autograd documents the
+    minimum-norm one, 0, and since torch 2.14 clamp and clamp_min follow it
+    (pytorch/pytorch#184574). Up to 2.13 they passed the gradient at z = 0: the suite
+    records that as the quirk 'clamp-boundary-subgradient' (tests/quirks.py). nan is not
+    active (it compares False), as in torch.
+    """
+    with np.errstate(invalid="ignore"):
+        return z > 0

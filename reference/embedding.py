@@ -26,7 +26,7 @@ import numbers
 
 import numpy as np
 
-from ._common import as_float, check_reduction, reduce, sum_to_shape, unreduce
+from ._common import as_float, check_reduction, hinge_active, reduce, sum_to_shape, unreduce
 
 #: torch's EPSILON in cosine_embedding_loss (aten/src/ATen/native/Loss.cpp), added to
 #: each squared norm: a C++ float constant, so 1e-12 rounded to float32,
@@ -186,11 +186,11 @@ def _triplet_reduce(d_ap, d_an, d_pn, margin, reduction):
 def _triplet_grads(grad_output, z, d_an_value, d_pn_value, reduction):
     """d loss / d (d_ap, d_an, d_pn), each summed to its distance's shape.
 
-    d ℓ / d z = g where z ≥ 0 (clamp_min passes the gradient at the boundary), else 0;
+    d ℓ / d z = g where z > 0 (0 at the kink: the minimum-norm subgradient), else 0;
     d z / d d_ap = 1; d z / d d_neg = -1, split between d_an and d_pn by torch.minimum.
     """
     g = unreduce(grad_output, reduction, z.shape)
-    gz = np.where(z >= 0, g, 0.0)  # torch's clamp_min backward: active at z == 0, 0 for nan
+    gz = np.where(hinge_active(z), g, 0.0)  # 0 at the kink z = 0 (minimum norm) and for nan
     if d_pn_value is None:
         return gz, -gz, None
     w_an, w_pn = _minimum_weights(d_an_value, d_pn_value)
@@ -257,8 +257,8 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
         \frac{\partial \cos}{\partial x1} = \frac{x2}{den} - \cos \frac{x1}{A}, \qquad
         \frac{\partial \cos}{\partial x2} = \frac{x1}{den} - \cos \frac{x2}{B}
 
-    and ``dℓ/dcos = -g`` where y = 1, ``+g`` where y = -1 and ``cos - margin >= 0`` (the
-    boundary counts as active, torch's clamp_min), 0 otherwise. The terms through ``A`` and
+    and ``dℓ/dcos = -g`` where y = 1, ``+g`` where y = -1 and ``cos - margin > 0`` (0 at
+    the kink: the minimum-norm subgradient), 0 otherwise. The terms through ``A`` and
     ``B`` stay on each argument's own shape; the rest is summed back over broadcasting.
     ``target`` (used only in comparisons) and ``margin`` get ``None``; so does an integer
     input (torch cannot differentiate it).
@@ -267,7 +267,7 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
     out_shape = np.broadcast_shapes(t.shape, cos.shape)
     g = unreduce(grad_output, reduction, out_shape)
     with np.errstate(invalid="ignore"):
-        active = cos - margin >= 0  # clamp_min passes the gradient at the boundary
+        active = hinge_active(cos - margin)  # 0 at the kink cos = margin (minimum norm)
         dcos = np.where(t == 1, -g, 0.0) + np.where(t == -1, np.where(active, g, 0.0), 0.0)
     dcos = _sum_to(dcos, cos.shape)[..., None]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # nan/inf inputs propagate, as torch
@@ -319,8 +319,8 @@ def triplet_margin_loss_backward(grad_output, anchor, positive, negative, margin
                                  reduction="mean"):
     r"""Gradient of ``triplet_margin_loss``: (anchor, positive, negative, margin, p, eps, swap).
 
-    With ``z = margin + d(a,p) − d_-`` and ``g_z = g`` where ``z >= 0`` (torch's clamp_min:
-    the boundary is active), 0 elsewhere:
+    With ``z = margin + d(a,p) − d_-`` and ``g_z = g`` where ``z > 0`` (0 at the kink: the
+    minimum-norm subgradient), 0 elsewhere:
 
     * ``d(a,p)`` gets ``g_z``; ``d_-`` gets ``−g_z``, all to ``d(a,n)`` without swap; with swap
       torch.minimum gives it to the smaller of ``d(a,n)``, ``d(p,n)``, half to each at a tie.
@@ -424,7 +424,7 @@ def triplet_margin_with_distance_loss_backward(grad_output, anchor, positive, ne
     r"""Gradient of ``triplet_margin_with_distance_loss`` with respect to (anchor, positive, negative).
 
     The loss part is ``triplet_margin_loss_backward``'s: ``g_z = g`` where
-    ``z = margin + d(a,p) − d_- >= 0`` (boundary active), ``d(a,p)`` gets ``g_z``, ``d_-``
+    ``z = margin + d(a,p) − d_- > 0`` (0 at the kink), ``d(a,p)`` gets ``g_z``, ``d_-``
     gets ``−g_z``, split by torch.minimum under swap (half each at a tie). The distance's
     own gradient comes from:
 

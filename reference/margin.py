@@ -6,9 +6,10 @@ torch does (each with its own limits, see the functions). ``multi_margin_loss`` 
 ``multilabel_margin_loss`` take a ``()``, ``(C)`` or ``(N, C)`` input with class-index
 targets and divide each sample's loss by ``C``.
 
-Kinks: the composite losses built on ``clamp_min`` (hinge, margin ranking) pass the
-gradient at the exact boundary; the native multi(label) margin kernels test ``z > 0``
-strictly and give 0 there (loss-semantics §1.2).
+Kinks: every hinge here takes the minimum-norm subgradient, 0 at the exact boundary
+(``_common.hinge_active``): the native multi(label) margin kernels test ``z > 0``, and
+the composite losses built on ``clamp_min`` (hinge, margin ranking) do so from torch
+2.14 on (up to 2.13 they passed the gradient there: tests/quirks.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ._common import (
     broadcast,
     check_reduction,
     check_weight,
+    hinge_active,
     log_sigmoid,
     reduce,
     sigmoid,
@@ -99,10 +101,10 @@ def hinge_embedding_loss_backward(grad_output, input, target, margin=1.0, *, red
     r"""Gradient of ``hinge_embedding_loss`` with respect to the input.
 
     .. math::
-        \partial\ell/\partial x = [y \ne -1] - [y \ne 1]\,[\text{margin} - x \ge 0]
+        \partial\ell/\partial x = [y \ne -1] - [y \ne 1]\,[\text{margin} - x > 0]
 
-    The hinge's kink ``x = margin`` counts as active (torch's ``clamp_min`` backward passes
-    the gradient where ``margin - x >= 0``); a nan input is not active there. Broadcast
+    At the hinge's kink ``x = margin`` the subgradient is 0 (minimum norm; torch 2.13's
+    ``clamp_min`` gave 1 there); a nan input is not active either. Broadcast
     gradients are summed back to the input's shape. ``target`` only enters comparisons, so
     torch gives it no gradient (None), and ``margin`` is a number (None).
     """
@@ -111,7 +113,7 @@ def hinge_embedding_loss_backward(grad_output, input, target, margin=1.0, *, red
     margin = float(margin)
     g = unreduce(grad_output, reduction, xb.shape)
     with np.errstate(invalid="ignore"):
-        active = (margin - xb) >= 0  # boundary active; nan compares False (no gradient), as torch
+        active = hinge_active(margin - xb)  # 0 at the kink (minimum norm); nan: no gradient, as torch
     grad = np.where(yb != -1, g, 0.0) - np.where((yb != 1) & active, g, 0.0)
     return sum_to_shape(grad, x.shape), None, None
 
@@ -148,13 +150,13 @@ def margin_ranking_loss(input1, input2, target, margin=0, *, reduction="mean"):
 
 
 def margin_ranking_loss_backward(grad_output, input1, input2, target, margin=0, *, reduction="mean"):
-    r"""Gradient of ``margin_ranking_loss``, with ``z = -y (x_1 - x_2) + margin`` and ``a = g [z >= 0]``:
+    r"""Gradient of ``margin_ranking_loss``, with ``z = -y (x_1 - x_2) + margin`` and ``a = g [z > 0]``:
 
     .. math::
         \partial/\partial x_1 = -y\,a, \quad \partial/\partial x_2 = y\,a, \quad
         \partial/\partial y = -(x_1 - x_2)\,a
 
-    ``z = 0`` counts as active (``clamp_min``'s backward); nan ``z`` does not. The products
+    ``z = 0`` (the kink: minimum-norm subgradient) and nan ``z`` are not active. The products
     are formed as torch's autograd forms them, so an infinite ``y`` or ``x`` times an
     inactive 0 is nan, as in torch. Each gradient is summed back to its argument's shape;
     integer arguments (not differentiable in torch) and ``margin`` get None.
@@ -164,7 +166,7 @@ def margin_ranking_loss_backward(grad_output, input1, input2, target, margin=0, 
     with np.errstate(invalid="ignore"):
         z = -y * (x1 - x2) + float(margin)
         g = unreduce(grad_output, reduction, z.shape)
-        active = np.where(z >= 0, g, 0.0)  # boundary active, as clamp_min's backward
+        active = np.where(hinge_active(z), g, 0.0)  # 0 at the kink z = 0 (minimum norm)
         grads = (-y * active, y * active, -(x1 - x2) * active)
     return tuple(sum_to_shape(d, a.shape) if _is_float(raw) else None
                  for d, a, raw in zip(grads, (a1, a2, ay), (input1, input2, target))) + (None,)

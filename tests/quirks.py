@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+import torch
+from torch.torch_version import TorchVersion
+
 
 @dataclass(frozen=True)
 class Quirk:
     name: str
-    loss: str
+    loss: str | tuple[str, ...]
     samples: tuple[str, ...]     # sample ids the bug shows on (shell-style patterns)
     reason: str
     thread: str                  # where upstream discusses it
@@ -24,9 +27,26 @@ class Quirk:
     tests: tuple[str, ...] = ("forward",)
     deterministic: bool = True   # False: torch returns garbage, which may match by chance
     layouts: tuple[str, ...] = ("contiguous",)   # memory layouts of the inputs (tests/test_layouts.py)
+    fixed_in: str | None = None  # the torch release that fixed it: newer releases must pass
+
+    def applies_to_installed_torch(self) -> bool:
+        return self.fixed_in is None or TorchVersion(torch.__version__) < self.fixed_in
 
 
 QUIRKS: tuple[Quirk, ...] = (
+    Quirk(
+        name="clamp-boundary-subgradient",
+        loss=("hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
+              "triplet_margin_with_distance_loss"),
+        samples=("edge-kink-sum", "edge-kink-margin0-sum", "edge-kink-margin-half-none",
+                 "edge-kink-cos-equals-margin", "edge-kink-boundary"),
+        tests=("gradient",),
+        fixed_in="2.14",
+        reason="up to torch 2.13, clamp_min's backward passes the gradient at the kink (max(0, z) at z = 0 "
+               "gets slope 1); torch documents the minimum-norm subgradient (0), which clamp follows from 2.14 "
+               "on, and so does the reference (reference._common.hinge_active)",
+        thread="https://github.com/pytorch/pytorch/issues/184574 (changed in 2.14; regression report #195931)",
+    ),
     Quirk(
         name="nll-unbatched-ignored-mean-cuda",
         loss="nll_loss",
@@ -121,7 +141,8 @@ QUIRKS: tuple[Quirk, ...] = (
 
 def find(loss: str, sample: str, device: str, test: str, layout: str = "contiguous") -> Quirk | None:
     for quirk in QUIRKS:
-        if (quirk.loss == loss and any(fnmatchcase(sample, p) for p in quirk.samples) and device in quirk.devices
-                and test in quirk.tests and layout in quirk.layouts):
+        losses = (quirk.loss,) if isinstance(quirk.loss, str) else quirk.loss
+        if (loss in losses and any(fnmatchcase(sample, p) for p in quirk.samples) and device in quirk.devices
+                and test in quirk.tests and layout in quirk.layouts and quirk.applies_to_installed_torch()):
             return quirk
     return None

@@ -39,9 +39,12 @@ def test_custom_distance_backward_is_used():
     def scaled(a, b):
         return _plain_distance(a, b)
     scaled.backward = lambda a, b, g: (3 * np.sign(a - b) * g[..., None], -3 * np.sign(a - b) * g[..., None])
-    grads = reference.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET, distance_function=scaled)
+    # margin 4: both rows active, away from the kink (z = 3 and 1).
+    grads = reference.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET, distance_function=scaled,
+                                                                 margin=4.0)
     a, p, n = (torch.from_numpy(x).requires_grad_() for x in TRIPLET)
-    loss = F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1))
+    loss = F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1),
+                                               margin=4.0)
     for got, want in zip(grads, torch.autograd.grad(loss, [a, p, n])):
         assert_matches(got, 3 * want.numpy(), FLOAT64)
 

@@ -101,7 +101,7 @@ def _cosine_samples():
          np.array([[1.0, 2, 3], [0, 0, 0], [0, 0, 0], [1, -1, 2], [0, 0, 0]]),
          np.array([1, 1, 1, -1, -1])), {"margin": -0.5, "reduction": "none"}),
         dtypes=(torch.float64, torch.float32, torch.bfloat16))
-    # Orthogonal vectors: cos = 0 exactly = margin; clamp_min passes the gradient there.
+    # Orthogonal vectors: cos = 0 exactly = margin: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-cos-equals-margin", lambda rng: (
         (np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[0.0, 3.0], [5.0, 0.0]]), np.array([-1, -1])),
         {"margin": 0.0, "reduction": "sum"}))
@@ -295,10 +295,12 @@ def _triplet_edges():
     for p in (1.0, 2.0, 3.0, np.inf, 0.5):
         yield Sample(f"edge-identical-eps0-p{p:g}", lambda rng, p=p: (
             (np.array([[1.0, -0.5, 2.0]]), np.array([[1.0, -0.5, 2.0]]), np.array([[2.0, 0.5, 1.0]])),
-            {"eps": 0.0, "p": p, "swap": True, "reduction": "sum"}))
+            # margin 10: z = 10 - d_- > 0 for every p, so the norm's subgradient at the zero
+            # difference is what the gradient shows (not the hinge's kink).
+            {"eps": 0.0, "p": p, "swap": True, "margin": 10.0, "reduction": "sum"}))
     yield Sample("edge-zero-vectors", lambda rng: (
         (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"swap": True, "reduction": "none"}))
-    # margin + d(a,p) - d(a,n) = 2 + 1 - 3 = 0 exactly: clamp_min passes the gradient.
+    # margin + d(a,p) - d(a,n) = 2 + 1 - 3 = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-boundary", lambda rng: (
         (np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]])),
         {"margin": 2.0, "eps": 0.0, "reduction": "sum"}))
@@ -448,7 +450,7 @@ def _with_distance_samples():
         + (np.array([[1.5, -0.5, 2.0, 0.5], [0.3, 0.7, -1.0, 1.0]]),), {"swap": True, "reduction": "none"}))
     yield Sample("edge-zero-vectors", lambda rng: (
         (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"reduction": "none"}))
-    # Squared distances 1 and 3 with margin 2: z = 0 exactly; clamp_min passes the gradient.
+    # Squared distances 1 and 3 with margin 2: z = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-boundary", lambda rng: (
         (np.array([[0.0, 0.0, 0.0]]), np.array([[1.0, 0.0, 0.0]]), np.array([[1.0, 1.0, 1.0]])),
         {"distance_function": SQUARED_EUCLIDEAN, "margin": 2.0, "reduction": "sum"}))

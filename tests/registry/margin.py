@@ -141,7 +141,7 @@ def _ranking_samples():
             return (x1, x2, y), kwargs
         yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
     yield from _empty_elementwise(lambda r: ((np.zeros(0), np.zeros(0), np.zeros(0)), {"reduction": r}))
-    # z = -y (x1 - x2) + margin = 0 exactly: active (gradient passes), as clamp_min's backward.
+    # z = -y (x1 - x2) + margin = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-margin0-sum", lambda rng: (
         (np.array([1.0, 2.0, -0.5]), np.array([1.0, 2.0, 0.5]), np.array([1.0, -1.0, 0.0])), {"reduction": "sum"}))
     yield Sample("edge-kink-margin-half-none", lambda rng: (
