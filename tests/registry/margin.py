@@ -77,7 +77,7 @@ def _hinge_samples():
             return (x, y), kwargs
         yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
     yield from _empty_elementwise(lambda r: ((np.zeros(0), np.zeros(0)), {"reduction": r}))
-    # x == margin with y = -1 and y = 0: the kink counts as active (gradient -1, resp. 0).
+    # x == margin with y = -1 and y = 0: the kink (subgradient 0, so -0 resp. 1; torch 2.13: -1 resp. 0).
     yield Sample("edge-kink-sum", lambda rng: (
         (np.array([-1.0, 0.5, 1.0, 2.0, 0.5, 1.0]), np.array([1.0, -1.0, -1.0, -1.0, 0.0, 0.0])),
         {"margin": 1.0, "reduction": "sum"}))
