@@ -122,14 +122,15 @@ def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """Stable log-softmax: x - max - log(sum(exp(x - max))), so logits of ±1e4 stay finite."""
+    """Stable log-softmax: x - max - log(sum(exp(x - max))), so logits of ±1e4 stay finite.
+
+    A row holding +inf, or only -inf, is nan throughout (inf - inf), as in torch; a -inf
+    entry beside finite ones is -inf.
+    """
     if x.shape[axis] == 0:
         return x.copy()
-    shift = np.max(x, axis=axis, keepdims=True)
-    # A row of all -inf (or any inf max) would give inf - inf: shift by 0 there instead.
-    shift = np.where(np.isfinite(shift), shift, 0.0)
-    shifted = x - shift
-    with np.errstate(divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 

@@ -105,6 +105,15 @@ def _shared_edges():
         (logits(rng, (2, CLASSES, 0, 3)), np.zeros((2, 0, 3), dtype=np.int64)), {}))
     yield Sample("edge-zero-weight-sum", lambda rng: (
         (logits(rng, (3, CLASSES)), np.array([0, 1, 0])), {"weight": np.array([0.0, 1, 1, 1, 1]), "reduction": "sum"}))
+    # nan in a row spreads to that row only (off-target for nll_loss: no effect); -inf and
+    # +inf entries: nll gives inf at the target, cross_entropy's log-sum-exp gives nan
+    # (inf - inf) for a +inf row and is unaffected by a -inf logit elsewhere.
+    yield Sample("edge-nan-inf-none", lambda rng: (
+        (np.array([[0.5, np.nan, -1.0, 0.0, 2.0], [np.nan, 1.0, 0.0, 0.0, 0.0],
+                   [0.0, -np.inf, 1.0, 0.5, 0.0], [np.inf, 0.0, 1.0, 0.0, 0.0]]),
+         np.array([0, 0, 1, 2])), {"reduction": "none"}))
+    yield Sample("edge-nan-mean", lambda rng: (
+        (np.array([[0.5, 1.0, np.nan], [0.0, 1.0, 2.0]]), np.array([2, 1])), {}))
 
 
 def _shared_errors(name):
@@ -178,8 +187,15 @@ def _linear_samples():
                 kwargs.update(_ignore_kwargs(row["ignore"]))
             return (x, w, target), kwargs
         yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
-    yield Sample("edge-empty-batch-mean", lambda rng: (
-        (np.zeros((0, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.zeros(0, dtype=np.int64)), {}))
+    for reduction in ("none", "mean", "sum"):
+        yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
+            (np.zeros((0, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.zeros(0, dtype=np.int64)),
+            {"reduction": r}))
+    yield Sample("edge-all-ignored-mean", lambda rng: (
+        (logits(rng, (3, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.full(3, -100)), {}))
+    yield Sample("edge-large-logits-none", lambda rng: (
+        (np.array([[100.0, -100.0, 50.0], [-30.0, 80.0, 0.0]]), logits(rng, (CLASSES, IN_FEATURES), 1.0),
+         np.array([1, 4])), {"reduction": "none"}), dtypes=(torch.float64,))   # float64: the reference's stability, not float32's rounding of logits ~100
 
 
 def _linear_errors():
