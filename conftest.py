@@ -48,24 +48,21 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def pytest_generate_tests(metafunc):
-    """Parametrize from the registry: every test id carries loss, sample, device and dtype."""
+    """Parametrize from the registry: every test id carries loss, sample, device and dtype.
+
+    ``device_case`` walks every sample; ``gradient_case`` the samples whose gradient torch
+    defines (``Sample.grad``)."""
     names = metafunc.fixturenames
     config = metafunc.config
-    if "device_case" in names:
-        params = []
-        for record in RECORDS:
-            for sample in record.samples():
-                for device in devices(config):
-                    for dtype in record.dtypes.get(device, ()):
-                        if sample.dtypes is not None and dtype not in sample.dtypes:
-                            continue
-                        if "grad" in metafunc.function.__name__ and not sample.grad:
-                            continue
-                        params.append(pytest.param(
-                            (record, sample, device, dtype),
-                            id=f"{record.name}-{sample.id}-{device}-{_dtype_name(dtype)}",
-                            marks=_device_marks(device)))
-        metafunc.parametrize("device_case", params)
+    for name in ("device_case", "gradient_case"):
+        if name in names:
+            metafunc.parametrize(name, [
+                pytest.param((record, sample, device, dtype),
+                             id=f"{record.name}-{sample.id}-{device}-{_dtype_name(dtype)}", marks=_device_marks(device))
+                for record in RECORDS for sample in record.samples()
+                if name == "device_case" or sample.grad
+                for device in devices(config) for dtype in record.dtypes.get(device, ())
+                if sample.dtypes is None or dtype in sample.dtypes])
     if "record_sample" in names:
         metafunc.parametrize("record_sample", [
             pytest.param((record, sample), id=f"{record.name}-{sample.id}")

@@ -8,8 +8,8 @@ from .convert import to_torch_call
 from .parity import apply_quirk, check_gradient, implementation_of
 
 
-def test_gradient(device_case, rng, impl, request):
-    record, sample, device, dtype = device_case
+def test_gradient(gradient_case, rng, impl, request):
+    record, sample, device, dtype = gradient_case
     apply_quirk(request, record, sample, device, "gradient")
     fn = implementation_of(impl, record)
     torch_args, torch_kwargs = to_torch_call(*sample.build(rng), dtype, device)
