@@ -4,7 +4,7 @@ Not part of the default suite (``testpaths`` is ``tests``); run with
 
     python -m pytest benchmarks --benchmark-only
 
-Each loss is timed on the registry's first sample scaled up by ``SCALE`` in its batch
+Each loss (the conftest parametrizes ``record`` from the registry) is timed on the registry's first sample scaled up by ``SCALE`` in its batch
 (NumPy float64 reference vs torch float64 on the CPU); the reference's peak memory
 (tracemalloc) goes into the benchmark's extra_info. The numbers are for reading, not
 asserting: a timed assertion would make the suite flaky.
@@ -20,7 +20,6 @@ import torch
 
 import reference
 from tests.convert import to_numpy_call, to_torch_call
-from tests.registry import RECORDS
 
 SCALE = 64
 
@@ -44,7 +43,6 @@ def _call(record, rng):
 
 
 @pytest.mark.benchmark(group="reference")
-@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.name)
 def test_reference_speed(benchmark, record, rng):
     try:
         ref_args, ref_kwargs = to_numpy_call(*_call(record, rng))
@@ -59,7 +57,6 @@ def test_reference_speed(benchmark, record, rng):
 
 
 @pytest.mark.benchmark(group="torch")
-@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.name)
 def test_torch_speed(benchmark, record, rng):
     if not record.available():
         pytest.skip(f"the installed torch has no {record.name}")
