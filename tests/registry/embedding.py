@@ -391,34 +391,12 @@ def _numpy_squared_euclidean(a, b):
 _numpy_squared_euclidean.backward = lambda a, b, grad: (2 * (a - b) * np.asarray(grad)[..., None],
                                                         -2 * (a - b) * np.asarray(grad)[..., None])
 
-class _TorchSide:
-    """The torch side of a distance ``Both``, which also answers NumPy calls with the
-    reference side (and carries its ``backward``).
 
-    tests/convert.py turns a ``Both`` into its torch side for torch and then hands the
-    reference what torch got (``to_numpy`` of the torch arguments), so the reference sees
-    this object, not ``Both.reference``: dispatching on the argument type keeps each side
-    on its own function until convert.py carries ``Both.reference`` across itself."""
-
-    def __init__(self, torch_fn, reference_fn, label):
-        self.torch_fn, self.reference_fn, self.label = torch_fn, reference_fn, label
-        self.backward = reference_fn.backward
-
-    def __call__(self, a, b):
-        if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-            return self.torch_fn(a, b)
-        return self.reference_fn(a, b)
-
-    def __repr__(self):
-        return self.label
-
-
-def _both(torch_fn, reference_fn, label):
-    return Both(reference=reference_fn, torch=_TorchSide(torch_fn, reference_fn, label), label=label)
-
-
-COSINE_DISTANCE = _both(lambda x, y: 1.0 - F.cosine_similarity(x, y, dim=-1), _numpy_cosine_distance, "cosine")
-SQUARED_EUCLIDEAN = _both(lambda x, y: (x - y).pow(2).sum(-1), _numpy_squared_euclidean, "sqeuclidean")
+#: Matching distance functions for the two sides (tests/convert.py hands each side its own).
+COSINE_DISTANCE = Both(reference=_numpy_cosine_distance, torch=lambda x, y: 1.0 - F.cosine_similarity(x, y, dim=-1),
+                       label="cosine")
+SQUARED_EUCLIDEAN = Both(reference=_numpy_squared_euclidean, torch=lambda x, y: (x - y).pow(2).sum(-1),
+                         label="sqeuclidean")
 DISTANCES = {"default": None, "cosine": COSINE_DISTANCE, "sqeuclidean": SQUARED_EUCLIDEAN}
 
 
