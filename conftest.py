@@ -26,6 +26,8 @@ def pytest_addoption(parser):
     group.addoption("--device", choices=("cpu", "cuda", "all"), default="all",
                     help="devices to test: cpu, cuda or all (default: all; CUDA cases are skipped "
                          "with a reason when CUDA is absent)")
+    group.addoption("--seed", type=int, default=0, metavar="N",
+                    help="mixed into every test's seed (default 0): draw other random inputs, reproducibly")
     group.addoption("--impl", default=implementations.DEFAULT, metavar="MODULE",
                     help="implementation under test: a dotted module with torch.nn.functional's loss "
                          "names and signatures, or 'compile' for torch.compile of torch's own "
@@ -85,9 +87,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture
 def rng(request) -> np.random.Generator:
-    """A generator seeded from the test's own id: any failure reproduces alone, in any
-    order, under ``pytest -n``; the id printed by pytest is all that is needed."""
-    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+    """A generator seeded from the test's own id (and ``--seed``): any failure reproduces
+    alone, in any order, under ``pytest -n``; the id printed by pytest is all that is needed."""
+    return np.random.default_rng([zlib.crc32(request.node.nodeid.encode()), request.config.getoption("--seed")])
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +104,7 @@ def pytest_report_header(config):
         f"lossref: implementation under test: {config.getoption('--impl')}",
         f"lossref: torch {torch.__version__}, numpy {np.__version__}; devices present: {present}; "
         f"devices tested: {tested}" + ("" if CUDA_PRESENT or "cuda" not in tested else " (cuda cases skip)"),
-        "lossref: each test's numpy seed is crc32 of its node id",
+        f"lossref: each test's numpy seed is crc32 of its node id, with --seed {config.getoption('--seed')}",
     ]
 
 

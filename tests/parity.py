@@ -76,7 +76,10 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     transform = record.gradient_transform
     float_positions = [i for i, a in enumerate(torch_args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
     out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_positions, transform)
-    grad_output = torch.tensor(rng.normal(size=out.shape), dtype=out.dtype, device=out.device)
+    # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a
+    # wrong gradient hides inside the tolerance behind a tiny upstream factor.
+    upstream = rng.choice([-1.0, 1.0], size=out.shape) * rng.uniform(0.5, 2.0, size=out.shape)
+    grad_output = torch.tensor(upstream, dtype=out.dtype, device=out.device)
     torch_grads = dict(zip(leaf_tensors, torch.autograd.grad(
         out, list(leaf_tensors.values()), grad_output, allow_unused=True))) if leaf_tensors else {}
 
