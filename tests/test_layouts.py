@@ -39,9 +39,10 @@ def class_axis_last(t: torch.Tensor) -> torch.Tensor:
 
 def expanded(t: torch.Tensor) -> torch.Tensor:
     """A broadcast view (stride 0 along axis 0) of the first row: the values change,
-    identically for torch and the reference. Float arrays only: index arrays must stay
-    valid (CTC lengths, ...)."""
-    if t.ndim == 0 or t.shape[0] < 2 or not t.is_floating_point():
+    identically for torch and the reference. Float arrays of 2 or more dimensions only:
+    index arrays must stay valid (CTC lengths, ...), and a 1-D array would become a
+    constant vector, a degenerate input (cosine of equal directions) rather than a layout."""
+    if t.ndim < 2 or t.shape[0] < 2 or not t.is_floating_point():
         return t
     return t[:1].expand_as(t)
 
