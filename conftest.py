@@ -1,8 +1,8 @@
 """Suite options, parametrization from the registry, seeding, header and skip summary.
 
 Options (see the README): ``--device cpu|cuda|all`` (default: every device, CUDA cases
-skipped with a reason where there is none) and ``--impl MODULE`` (the implementation
-under test; default ``torch.nn.functional``).
+skipped with a reason where there is none), ``--impl MODULE`` (the implementation under
+test; default ``torch.nn.functional``) and ``--seed N`` (mixed into every test's seed).
 """
 
 from __future__ import annotations
