@@ -110,15 +110,36 @@ def unreduce(grad_output, reduction: str, shape: tuple[int, ...], denominator=No
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a broadcast gradient back to an argument's own ``shape`` (the adjoint of broadcasting)."""
+    """A new float64 gradient of an argument's own ``shape`` (the adjoint of broadcasting):
+    summed over the axes the argument was broadcast along, and broadcast up where the
+    gradient is constant along an axis the argument has."""
     grad = np.asarray(grad, dtype=np.float64)
+    grad = np.broadcast_to(grad, np.broadcast_shapes(grad.shape, shape))
     extra = grad.ndim - len(shape)
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    return np.array(grad.reshape(shape), dtype=np.float64)
+
+
+def is_integer_array(value) -> bool:
+    """Integer or boolean data: torch gives such an argument no gradient (None)."""
+    return np.asarray(value).dtype.kind in "biu"
+
+
+def refuse_bool(name: str, value, why: str) -> None:
+    """torch refuses ``-`` on bool tensors: where a loss negates or subtracts ``value``, a
+    boolean array is the wrong kind of argument."""
+    if np.asarray(value).dtype.kind == "b":
+        raise TypeError(f"{name} must be a numeric (not boolean) array {why}, got dtype bool")
+
+
+def torch_sign(x: np.ndarray) -> np.ndarray:
+    """torch.sign of a real array: -1, 0 or 1, and 0 (not nan) for nan, as torch computes
+    (0 < x) - (x < 0). It is the subgradient of |x| torch takes at 0."""
+    return (x > 0).astype(np.float64) - (x < 0).astype(np.float64)
 
 
 def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:

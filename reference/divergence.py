@@ -21,24 +21,13 @@ import math
 
 import numpy as np
 
-from ._common import as_float, broadcast, check_reduction, reduce, sum_to_shape, unreduce
+from ._common import (as_float, broadcast, check_reduction, is_integer_array, reduce, refuse_bool, sum_to_shape,
+                      unreduce)
 
 #: ``kl_div``'s reductions: the usual three and ``'batchmean'`` (sum over ``input.shape[0]``).
 KL_REDUCTIONS = ("none", "mean", "sum", "batchmean")
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _is_integer(value) -> bool:
-    """Integer or boolean data: torch gives such an argument no gradient (None)."""
-    return np.asarray(value).dtype.kind in "biu"
-
-
-def _refuse_bool(name: str, value, why: str) -> None:
-    # torch refuses `a - b` when either side is a bool tensor; where the loss subtracts
-    # the argument, a boolean array is the wrong kind of argument.
-    if np.asarray(value).dtype.kind == "b":
-        raise TypeError(f"{name} must be a numeric (not boolean) array {why}, got dtype bool")
 
 
 # --- kl_div -------------------------------------------------------------------------
@@ -128,9 +117,9 @@ def _poisson_args(input, target, log_input, full, reduction):
     x = as_float("input", input, allow_int=True)
     t = as_float("target", target, allow_int=True)
     if not log_input:
-        _refuse_bool("input", input, "when log_input=False (the loss computes input - ...)")
+        refuse_bool("input", input, "when log_input=False (the loss computes input - ...)")
     if full:
-        _refuse_bool("target", target, "when full=True (the Stirling term computes ... - target)")
+        refuse_bool("target", target, "when full=True (the Stirling term computes ... - target)")
     xb, tb = broadcast(("input", "target"), x, t)
     return x, t, xb, tb
 
@@ -193,8 +182,8 @@ def poisson_nll_loss_backward(grad_output, input, target, log_input=True, full=F
             d_stirling = np.log(tb) + tb / tb - 1.0 + 0.5 / tb
             # masked_fill's backward: 0·d_stirling where t <= 1, i.e. nan where t <= 0 (0·-inf, 0·nan).
             grad_target = grad_target + g * np.where(tb <= 1, 0.0 * d_stirling, d_stirling)
-    return (None if _is_integer(input) else sum_to_shape(grad_input, x.shape),
-            None if _is_integer(target) else sum_to_shape(grad_target, t.shape),
+    return (None if is_integer_array(input) else sum_to_shape(grad_input, x.shape),
+            None if is_integer_array(target) else sum_to_shape(grad_target, t.shape),
             None, None)
 
 
@@ -239,8 +228,8 @@ def _gaussian_args(input, target, var, reduction):
     v, var_shape = _gaussian_var(var, x)
     check_reduction(reduction)  # after var, in torch's order
     # torch computes input - target: a boolean tensor on either side is refused.
-    _refuse_bool("input", input, "(the loss computes input - target)")
-    _refuse_bool("target", target, "(the loss computes input - target)")
+    refuse_bool("input", input, "(the loss computes input - target)")
+    refuse_bool("target", target, "(the loss computes input - target)")
     xb, tb, vb = broadcast(("input", "target", "var"), x, t, v)
     return x, t, v, var_shape, xb, tb, vb
 
@@ -290,6 +279,6 @@ def gaussian_nll_loss_backward(grad_output, input, target, var, full=False, eps=
         grad_input = g * r
         grad_var = 0.5 * g * (1.0 / vc - r * r)
     grad_var = None if var_shape is None else sum_to_shape(grad_var, v.shape).reshape(var_shape)
-    return (None if _is_integer(input) else sum_to_shape(grad_input, x.shape),
-            None if _is_integer(target) else sum_to_shape(-grad_input, t.shape),
+    return (None if is_integer_array(input) else sum_to_shape(grad_input, x.shape),
+            None if is_integer_array(target) else sum_to_shape(-grad_input, t.shape),
             grad_var, None, None, None)

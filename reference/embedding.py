@@ -26,7 +26,8 @@ import numbers
 
 import numpy as np
 
-from ._common import as_float, check_reduction, hinge_active, reduce, sum_to_shape, unreduce
+from ._common import (as_float, broadcast, check_reduction, hinge_active, is_integer_array, reduce, sum_to_shape,
+                      torch_sign, unreduce)
 
 #: torch's EPSILON in cosine_embedding_loss (aten/src/ATen/native/Loss.cpp), added to
 #: each squared norm: a C++ float constant, so 1e-12 rounded to float32,
@@ -38,31 +39,6 @@ PAIRWISE_EPS = 1e-6
 
 
 # --- shared pieces ------------------------------------------------------------------
-
-def _sign(x: np.ndarray) -> np.ndarray:
-    """torch.sign: -1, 0 or 1, and 0 (not nan) for nan, as torch computes (0 < x) - (x < 0)."""
-    return (x > 0).astype(np.float64) - (x < 0).astype(np.float64)
-
-
-def _is_integer_array(value) -> bool:
-    """Integer/bool inputs are accepted (torch promotes them) but get no gradient."""
-    return np.asarray(value).dtype.kind in "biu"
-
-
-def _sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``grad`` as a float64 array of ``shape``: broadcast up to it where it is smaller (a
-    term constant along an axis the argument has), summed down where it is larger."""
-    grad = np.asarray(grad, dtype=np.float64)
-    grad = np.broadcast_to(grad, np.broadcast_shapes(grad.shape, shape))
-    return np.asarray(sum_to_shape(grad, shape), dtype=np.float64)
-
-
-def _broadcast_shape(names: tuple[str, str], a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
-    try:
-        return np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"shapes do not broadcast: {names[0]} {a.shape}, {names[1]} {b.shape}") from None
-
 
 def _check_p(p) -> float:
     # torch's triplet_margin_loss takes p as a double: any real (bools too), including 0,
@@ -124,18 +100,18 @@ def _norm_backward(grad: np.ndarray, x: np.ndarray, norm: np.ndarray, p: float) 
     x = x[..., None] if scalar else x
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # masked below, as torch
         if p == 1:
-            out = _sign(x) * grad
+            out = torch_sign(x) * grad
         elif p == 2:
             out = grad * np.where(norm == 0, 0.0, x / norm)
         elif math.isinf(p):
             ax = np.abs(x)
             mask = (ax == norm) | np.isnan(ax)
-            out = _sign(x) * (grad / np.sum(mask, axis=-1, keepdims=True)) * mask
+            out = torch_sign(x) * (grad / np.sum(mask, axis=-1, keepdims=True)) * mask
         elif p < 1:
-            scaled = _sign(x) * np.where(x == 0, 0.0, np.abs(x) ** (p - 1))
+            scaled = torch_sign(x) * np.where(x == 0, 0.0, np.abs(x) ** (p - 1))
             out = scaled * grad * norm ** (1 - p)
         else:
-            scaled = _sign(x) * np.abs(x) ** (p - 1)
+            scaled = torch_sign(x) * np.abs(x) ** (p - 1)
             out = scaled * np.where(norm == 0, 0.0, grad / norm ** (p - 1))
     return out[..., 0] if scalar else out
 
@@ -146,7 +122,7 @@ class _Distance:
 
     def __init__(self, a: np.ndarray, b: np.ndarray, p: float, eps: float, names: tuple[str, str]):
         self.a_shape, self.b_shape = a.shape, b.shape
-        _broadcast_shape(names, a, b)
+        broadcast(names, a, b)
         if p < 0 or math.isinf(p):
             width = (a[..., None] if a.ndim == 0 else a).shape[-1], (b[..., None] if b.ndim == 0 else b).shape[-1]
             if 0 in width:
@@ -159,9 +135,9 @@ class _Distance:
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(d/da, d/db) of Σ grad · value; ``grad`` has the shape of ``value`` (or broadcasts to it)."""
-        grad = _sum_to(grad, self.value.shape)
+        grad = sum_to_shape(grad, self.value.shape)
         g = _norm_backward(grad[..., None], self.diff, self.norm, self.p)
-        return _sum_to(g, self.a_shape), _sum_to(-g, self.b_shape)
+        return sum_to_shape(g, self.a_shape), sum_to_shape(-g, self.b_shape)
 
 
 def _minimum_weights(d_an: np.ndarray, d_pn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,7 +189,7 @@ def _cosine_parts(input1, input2, target, margin, reduction):
         raise ValueError(f"a 1-D target needs 2-D (N, D) input1 and input2, got shapes {x1.shape} and {x2.shape}")
     if t.ndim == 0 and not (x1.ndim == 1 and x2.ndim == 1):
         raise ValueError(f"a 0-d target needs 1-D (D) input1 and input2, got shapes {x1.shape} and {x2.shape}")
-    _broadcast_shape(("input1", "input2"), x1, x2)
+    broadcast(("input1", "input2"), x1, x2)
     prod = np.sum(x1 * x2, axis=-1)
     # EPSILON goes into EACH squared norm (torch), so a zero vector gives cos = 0, not 0/0;
     # each norm is over the argument's own last axis, before input1/input2 broadcast.
@@ -222,7 +198,7 @@ def _cosine_parts(input1, input2, target, margin, reduction):
     with np.errstate(invalid="ignore", over="ignore"):  # inf/inf = nan for inf inputs, as torch
         denom = np.sqrt(mag1 * mag2)  # sqrt of the product, as torch (not a product of sqrts)
         cos = prod / denom
-    _broadcast_shape(("target", "input1/input2 without the last dimension"), t, cos)
+    broadcast(("target", "input1/input2 without the last dimension"), t, cos)
     return x1, x2, t, float(margin), mag1, mag2, denom, cos
 
 
@@ -269,15 +245,15 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
     with np.errstate(invalid="ignore"):
         active = hinge_active(cos - margin)  # 0 at the kink cos = margin (minimum norm)
         dcos = np.where(t == 1, -g, 0.0) + np.where(t == -1, np.where(active, g, 0.0), 0.0)
-    dcos = _sum_to(dcos, cos.shape)[..., None]
+    dcos = sum_to_shape(dcos, cos.shape)[..., None]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # nan/inf inputs propagate, as torch
         c = cos[..., None]
-        grad1 = _sum_to(dcos * x2 / denom[..., None], x1.shape) - _sum_to(
+        grad1 = sum_to_shape(dcos * x2 / denom[..., None], x1.shape) - sum_to_shape(
             dcos * c * x1 / mag1[..., None], x1.shape)
-        grad2 = _sum_to(dcos * x1 / denom[..., None], x2.shape) - _sum_to(
+        grad2 = sum_to_shape(dcos * x1 / denom[..., None], x2.shape) - sum_to_shape(
             dcos * c * x2 / mag2[..., None], x2.shape)
-    return (None if _is_integer_array(input1) else grad1,
-            None if _is_integer_array(input2) else grad2, None, None)
+    return (None if is_integer_array(input1) else grad1,
+            None if is_integer_array(input2) else grad2, None, None)
 
 
 # --- triplet_margin_loss ----------------------------------------------------------------
@@ -353,18 +329,18 @@ def _distance_grads(back_ap, back_an, back_pn, g_ap, g_an, g_pn, a_shape, p_shap
     """Sum the three distances' contributions into (d/danchor, d/dpositive, d/dnegative)."""
     ga, gp = back_ap(g_ap)
     ga2, gn = back_an(g_an)
-    grad_a = _sum_to(ga, a_shape) + _sum_to(ga2, a_shape)
-    grad_p = _sum_to(gp, p_shape)
-    grad_n = _sum_to(gn, n_shape)
+    grad_a = sum_to_shape(ga, a_shape) + sum_to_shape(ga2, a_shape)
+    grad_p = sum_to_shape(gp, p_shape)
+    grad_n = sum_to_shape(gn, n_shape)
     if back_pn is not None:
         gp2, gn2 = back_pn(g_pn)
-        grad_p = grad_p + _sum_to(gp2, p_shape)
-        grad_n = grad_n + _sum_to(gn2, n_shape)
+        grad_p = grad_p + sum_to_shape(gp2, p_shape)
+        grad_n = grad_n + sum_to_shape(gn2, n_shape)
     return np.asarray(grad_a), np.asarray(grad_p), np.asarray(grad_n)  # 0-d sums are NumPy scalars
 
 
 def _drop_integer(grads, originals):
-    return tuple(None if _is_integer_array(o) else g for g, o in zip(grads, originals))
+    return tuple(None if is_integer_array(o) else g for g, o in zip(grads, originals))
 
 
 # --- triplet_margin_with_distance_loss ----------------------------------------------------
@@ -377,9 +353,9 @@ class _CustomDistance:
         self.value = np.asarray(fn(a.copy(), b.copy()), dtype=np.float64)
 
     def backward(self, grad: np.ndarray):
-        grad = _sum_to(grad, self.value.shape).copy()
+        grad = sum_to_shape(grad, self.value.shape)
         ga, gb = self.fn.backward(self.a.copy(), self.b.copy(), grad)
-        return _sum_to(ga, self.a.shape), _sum_to(gb, self.b.shape)
+        return sum_to_shape(ga, self.a.shape), sum_to_shape(gb, self.b.shape)
 
 
 def _with_distance_parts(anchor, positive, negative, distance_function, margin, swap, reduction):

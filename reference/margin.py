@@ -31,6 +31,7 @@ from ._common import (
     check_reduction,
     check_weight,
     hinge_active,
+    refuse_bool,
     log_sigmoid,
     reduce,
     sigmoid,
@@ -42,11 +43,6 @@ from ._common import (
 def _is_float(value) -> bool:
     """Whether torch would see ``value`` as a floating tensor (so autograd can give it a gradient)."""
     return np.asarray(value).dtype.kind == "f"
-
-
-def _no_bool(name: str, value) -> None:
-    if np.asarray(value).dtype.kind == "b":
-        raise TypeError(f"{name} must be a numeric (not boolean) array: torch cannot negate or subtract booleans")
 
 
 def _int64_index(name: str, value) -> np.ndarray:
@@ -122,7 +118,7 @@ def hinge_embedding_loss_backward(grad_output, input, target, margin=1.0, *, red
 
 def _ranking_args(input1, input2, target):
     for name, value in (("input1", input1), ("input2", input2), ("target", target)):
-        _no_bool(name, value)
+        refuse_bool(name, value, "(torch cannot negate or subtract booleans)")
     # torch promotes integer arguments to float here.
     x1 = as_float("input1", input1, allow_int=True)
     x2 = as_float("input2", input2, allow_int=True)
@@ -386,7 +382,7 @@ def _soft_multilabel_args(input, target, weight):
     x = as_float("input", input)
     if x.ndim == 0:
         raise ValueError("input must have at least 1 dimension (the classes, last), got a 0-d array")
-    _no_bool("target", target)
+    refuse_bool("target", target, "(torch cannot negate or subtract booleans)")
     y = as_float("target", target, allow_int=True)
     if weight is None:
         return x, y, None, [*broadcast(("input", "target"), x, y), None]

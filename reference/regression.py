@@ -41,7 +41,7 @@ __all__ = [
 
 import numpy as np
 
-from ._common import broadcast, check_reduction, reduce, sum_to_shape, unreduce
+from ._common import broadcast, check_reduction, reduce, sum_to_shape, torch_sign, unreduce
 
 
 # --- arguments ---------------------------------------------------------------------
@@ -156,7 +156,7 @@ def _sign(d: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             # torch.sgn: d / |d|, and 0 at 0 (nan elsewhere stays nan).
             return np.where(magnitude == 0, 0.0, d / np.where(magnitude == 0, 1.0, magnitude))
-    return (d > 0).astype(np.float64) - (d < 0).astype(np.float64)
+    return torch_sign(d)
 
 
 def _split(grad_d: np.ndarray, x: np.ndarray, y: np.ndarray, kinds: dict[str, str]):
