@@ -48,6 +48,12 @@ def to_numpy(value):
     return value
 
 
+def as_tensor(value, device: str = "cpu"):
+    """A NumPy array as a tensor of its own dtype (a copy), anything else as it is: how
+    fixtures and error cases reach torch, with their recorded dtypes."""
+    return torch.from_numpy(np.array(value)).to(device) if isinstance(value, np.ndarray) else value
+
+
 def to_torch_call(args, kwargs, dtype, device):
     return (tuple(to_torch(a, dtype, device) for a in args),
             {k: to_torch(v, dtype, device) for k, v in kwargs.items()})

@@ -17,14 +17,11 @@ from reference import fixtures
 
 from . import article
 from .compare import assert_matches
+from .convert import as_tensor as tensor
 from .printed import assert_printed
 from .tolerances import FLOAT64, tolerance
 
 pytestmark = pytest.mark.article
-
-
-def tensor(array, device):
-    return torch.from_numpy(np.array(array)).to(device)
 
 
 def test_cross_entropy_loss_module(device):

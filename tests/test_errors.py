@@ -10,15 +10,9 @@ import torch
 
 import reference
 
-from .convert import to_torch_call
+from .convert import as_tensor, to_torch_call
 from .impl import DEFAULT
 from .parity import implementation_of
-
-
-def _tensor(value):
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
-    return value
 
 
 def test_torch_refuses(error_case, impl):
@@ -28,7 +22,7 @@ def test_torch_refuses(error_case, impl):
     fn = implementation_of(impl, record)
     own_torch = impl.spec in (DEFAULT, "compile")
     with pytest.raises(case.torch_error if own_torch else Exception, match=case.torch_match if own_torch else None):
-        fn(*map(_tensor, case.args), **{k: _tensor(v) for k, v in case.kwargs.items()})
+        fn(*map(as_tensor, case.args), **{k: as_tensor(v) for k, v in case.kwargs.items()})
 
 
 def test_reference_refuses(error_case):

@@ -10,16 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 import reference
 from reference import fixtures
 from reference.fixtures import FixtureError
 
 from .compare import assert_matches
-from .convert import result_to_numpy
+from .convert import as_tensor, result_to_numpy
 from .printed import assert_printed
 from .registry import by_name
 from .parity import implementation_of
@@ -63,18 +61,14 @@ def test_agrees_with_what_the_source_printed(name):
             assert_printed(expected, printed, f"{name}: {key}")
 
 
-def _torch_value(value, device):
-    return torch.from_numpy(np.array(value)).to(device) if isinstance(value, np.ndarray) else value
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_implementation_reproduces(name, device, impl):
     """torch, fed the recorded arrays in their recorded dtypes, gives ``expected``
     within the fixture's tolerance (float64 inputs: the float64 rule)."""
     case = fixtures.load(name)
     fn = implementation_of(impl, by_name[case.loss])
-    got = fn(*(_torch_value(a, device) for a in case.args),
-             **{k: _torch_value(v, device) for k, v in case.kwargs.items()})
+    got = fn(*(as_tensor(a, device) for a in case.args),
+             **{k: as_tensor(v, device) for k, v in case.kwargs.items()})
     tol = Tolerance(case.tolerance.rtol, case.tolerance.atol) if case.tolerance else FLOAT64
     assert_matches(result_to_numpy(got), case.expected, tol, name)
 

@@ -19,6 +19,7 @@ import reference
 from reference._common import log_softmax, sigmoid
 
 from .compare import assert_matches
+from .convert import as_tensor
 from .tolerances import FLOAT64, tolerance
 
 
@@ -34,9 +35,7 @@ class TorchSide:
             pytest.skip(f"{self.impl} does not define {name}")
 
         def call(*args, **kwargs):
-            def t(v):
-                return torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
-            return fn(*map(t, args), **{k: t(v) for k, v in kwargs.items()}).detach().double().numpy()
+            return fn(*map(as_tensor, args), **{k: as_tensor(v) for k, v in kwargs.items()}).detach().double().numpy()
         return call
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from .base import ErrorCase, FixtureSpec, LossRecord, Sample, option_id, pairwise, positive
