@@ -82,7 +82,7 @@ def pytest_generate_tests(metafunc):
     if "record" in names:
         metafunc.parametrize("record", [pytest.param(r, id=r.name) for r in RECORDS])
     if "device" in names:
-        metafunc.parametrize("device", devices(config))
+        metafunc.parametrize("device", [pytest.param(d, marks=_device_marks(d)) for d in devices(config)])
 
 
 @pytest.fixture
@@ -118,12 +118,3 @@ def pytest_terminal_summary(terminalreporter):
         for reason, count in reasons.most_common():
             terminalreporter.write_line(f"{count:6d}  {reason}")
 
-
-def pytest_collection_modifyitems(items):
-    """Tests that take a ``device`` (article, fixtures) carry the cuda mark and skip like the rest."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec and callspec.params.get("device") == "cuda":
-            item.add_marker(pytest.mark.cuda)
-            if not CUDA_PRESENT:
-                item.add_marker(pytest.mark.skip(reason=NO_CUDA))
