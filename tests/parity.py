@@ -13,7 +13,7 @@ import torch
 import reference
 
 from . import quirks
-from .compare import assert_matches
+from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
 from .convert import result_to_numpy, to_numpy, to_numpy_call
 from .tolerances import tolerance
 
@@ -45,12 +45,34 @@ def array_parameters(name: str) -> list[str]:
             if p.kind is p.POSITIONAL_OR_KEYWORD]
 
 
+class _Snapshot:
+    """The tensor arguments of a call as they were before it: values (nan where nan),
+    shape, strides and offset, to prove afterwards that the call left them alone."""
+
+    def __init__(self, name, torch_args, torch_kwargs):
+        names = array_parameters(name)
+        labelled = [(names[i] if i < len(names) else f"argument {i}", a) for i, a in enumerate(torch_args)]
+        self._kept = [(label, t, t.shape, t.stride(), t.storage_offset(), t.detach().clone())
+                      for label, t in labelled + list(torch_kwargs.items()) if isinstance(t, torch.Tensor)]
+
+    def assert_unchanged(self, what):
+        for label, t, shape, stride, offset, before in self._kept:
+            now = t.detach()
+            same_layout = (now.shape, now.stride(), now.storage_offset()) == (shape, stride, offset)
+            if not (same_layout and torch.equal(now.isnan(), before.isnan())
+                    and torch.equal(torch.where(now.isnan(), 0, now), torch.where(before.isnan(), 0, before))):
+                raise InputModified(f"{what}: the implementation modified its argument {label!r}", what, label)
+
+
 def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
     ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
-    got = result_to_numpy(fn(*torch_args, **torch_kwargs))
+    before = _Snapshot(record.name, torch_args, torch_kwargs)
+    got = result_to_numpy(fn(*torch_args, **torch_kwargs))   # an exception of the implementation propagates as is
+    before.assert_unchanged(what)
     expected = getattr(reference, record.name)(*ref_args, **ref_kwargs)
     assert isinstance(expected, np.ndarray) and expected.dtype == np.float64, f"{what}: not a float64 ndarray"
-    assert_matches(got, expected, tolerance(dtype, record.conditioning), what=what)
+    assert_matches(got, expected, tolerance(dtype, record.conditioning), what=f"{what}: value", dtype=dtype,
+                   check="value")
 
 
 def _autograd(name, fn, args, kwargs, leaves, transform):
@@ -75,6 +97,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     """autograd of ``fn`` for a random grad_output against ``reference.<name>_backward``."""
     transform = record.gradient_transform
     float_positions = [i for i, a in enumerate(torch_args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    before = _Snapshot(record.name, torch_args, torch_kwargs)
     out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_positions, transform)
     # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a
     # wrong gradient hides inside the tolerance behind a tiny upstream factor.
@@ -82,6 +105,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     grad_output = torch.tensor(upstream, dtype=out.dtype, device=out.device)
     torch_grads = dict(zip(leaf_tensors, torch.autograd.grad(
         out, list(leaf_tensors.values()), grad_output, allow_unused=True))) if leaf_tensors else {}
+    before.assert_unchanged(what)   # the leaves share the arguments' memory: forward and backward are both covered
 
     ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
     if transform is not None:
@@ -103,4 +127,4 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
             continue
         assert ref_grad is not None, f"{where}: torch gives one, the reference gives None"
         assert isinstance(ref_grad, np.ndarray) and ref_grad.dtype == np.float64, f"{where}: not a float64 array"
-        assert_matches(result_to_numpy(torch_grad), ref_grad, tol, what=where)
+        assert_matches(result_to_numpy(torch_grad), ref_grad, tol, what=where, dtype=dtype, check="gradient")
