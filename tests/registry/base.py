@@ -100,6 +100,10 @@ class LossRecord:
     conditioning: float = 1.0
     conditioning_reason: str = ""
     gradient_transform: InputTransform | None = None
+    # Per-entry magnitudes of the terms of each gradient (tests/tolerances.py, "Entries far
+    # below 1"): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
+    # one ``Magnitude`` or None per positional parameter. None: the O(1) model.
+    gradient_magnitude: Callable | None = None
     available: Callable[[], bool] = lambda: True   # False where the installed torch lacks the loss
 
 
@@ -187,26 +191,3 @@ def option_id(options: dict) -> str:
         else:
             parts.append(f"{key}{value}")
     return "-".join(parts) or "default"
-
-
-@dataclass(frozen=True)
-class FixtureSpec:
-    """A citable case, written to ``fixtures/<name>.json`` by ``fixtures/generate.py``.
-
-    The generator evaluates ``reference.<loss>(*args, **kwargs)`` for ``expected`` (and
-    ``<loss>_backward(grad_output, ...)`` for ``gradients`` when ``grad_output`` is set).
-    ``printed`` is a value as an independent source printed it (the article, or torch
-    2.13's float64 output quoted in shared/loss-semantics.md), numbers separated by
-    spaces, rows by newlines; the suite checks the reference against it to the digits
-    printed. Arrays keep their dtype in the file (float32 for the article's tensors).
-    """
-
-    name: str                     # "<group>/<case>", e.g. "golden/kl_div_batchmean"
-    loss: str
-    args: tuple
-    kwargs: dict
-    description: str
-    source: str
-    printed: str | None = None
-    grad_output: Any = None
-    intermediates: dict = field(default_factory=dict)   # name -> (float64 array, printed or None)

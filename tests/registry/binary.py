@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, FixtureSpec, LossRecord, Sample, logits, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, logits, option_id, pairwise, positive
 
 #: Input shapes by kind: a single probability, a batch, a batch of one, batched with a
 #: class axis, and the 2-D (N, C, H, W) case. The loss is elementwise: the target has
@@ -231,58 +231,4 @@ RECORDS = [
                errors=lambda: _shared_errors("binary_cross_entropy")),
     LossRecord(name="binary_cross_entropy_with_logits", module="BCEWithLogitsLoss", samples=_bce_logits_samples,
                errors=lambda: _shared_errors("binary_cross_entropy_with_logits")),
-]
-
-
-_GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
-_GOLDEN_GRAD = "shared/loss-semantics.md §5b, torch 2.13.0 CPU float64"
-_BCE_ARGS = (np.array([0.0, 1.0, 0.25], dtype=np.float64), np.array([1.0, 0.0, 0.5], dtype=np.float64))
-_LOGITS_ARGS = (np.array([-200.0, 3.0, 0.5], dtype=np.float64), np.array([1.0, 0.0, 0.25], dtype=np.float64))
-_LOGITS_KWARGS = {"pos_weight": np.array([2.0], dtype=np.float64), "weight": np.array([1.0, 1.0, 4.0], dtype=np.float64)}
-
-FIXTURES = [
-    FixtureSpec(
-        name="golden/binary_cross_entropy_none",
-        loss="binary_cross_entropy",
-        args=_BCE_ARGS,
-        kwargs={"reduction": "none"},
-        description="probabilities exactly 0 and 1 against the opposite target: each log is clamped at -100, "
-                    "so the loss is 100, not inf",
-        source=_GOLDEN,
-        printed="100 100 0.8369882168",
-        grad_output=np.ones(3, dtype=np.float64),
-    ),
-    FixtureSpec(
-        name="golden/binary_cross_entropy_sum",
-        loss="binary_cross_entropy",
-        args=_BCE_ARGS,
-        kwargs={"reduction": "sum"},
-        description="the same summed, with its gradient: d/dinput = (x - y)/max(x(1 - x), 1e-12) ignores the "
-                    "clamp (about -1e12 at x = 0, y = 1), d/dtarget = -logit(x) is unclamped (inf at x = 0)",
-        source=_GOLDEN_GRAD,
-        printed="200.8369882",
-        grad_output=np.float64(1.0),
-    ),
-    FixtureSpec(
-        name="golden/binary_cross_entropy_with_logits_none",
-        loss="binary_cross_entropy_with_logits",
-        args=_LOGITS_ARGS,
-        kwargs=dict(_LOGITS_KWARGS, reduction="none"),
-        description="a logit of -200 with a positive target and pos_weight 2 costs exactly 400 (stable log-sigmoid, "
-                    "no clamp at 100); pos_weight scales only the positive term, weight the whole element",
-        source=_GOLDEN,
-        printed="400 3.048587352 3.870384921",
-        grad_output=np.ones(3, dtype=np.float64),
-    ),
-    FixtureSpec(
-        name="golden/binary_cross_entropy_with_logits_sum",
-        loss="binary_cross_entropy_with_logits",
-        args=_LOGITS_ARGS,
-        kwargs=dict(_LOGITS_KWARGS, reduction="sum"),
-        description="the same summed, with its gradient: d/dinput = w((p y + 1 - y) sigmoid(x) - p y), "
-                    "d/dtarget = w(log sigmoid(-x) - p log sigmoid(x))",
-        source=_GOLDEN_GRAD,
-        printed="406.9189723",
-        grad_output=np.float64(1.0),
-    ),
 ]

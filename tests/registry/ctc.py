@@ -15,7 +15,7 @@ import torch
 
 from reference._common import log_softmax
 
-from .base import ErrorCase, FixtureSpec, InputTransform, LossRecord, Sample, option_id, pairwise
+from .base import ErrorCase, InputTransform, LossRecord, Sample, option_id, pairwise
 
 T = 10          # frames
 C = 5           # classes, blank included
@@ -293,56 +293,6 @@ def _errors():
                     TypeError, r"invalid combination of arguments", TypeError, r"zero_infinity")
 
 
-def _golden_log_probs():
-    """§5's log-probabilities: log of a (T=3, N=1, C=3) table of probabilities."""
-    return np.log(np.array([[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])).reshape(3, 1, 3)
-
-
-_GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
-_GOLDEN_GRAD = "shared/loss-semantics.md §5b, torch 2.13.0 CPU float64"
-_LENGTHS = (np.array([3], dtype=np.int64), np.array([2], dtype=np.int64))
-
-
-def _fixtures():
-    lp = _golden_log_probs()
-    t12 = np.array([[1, 2]], dtype=np.int64)
-    specs = [
-        FixtureSpec("golden/ctc_loss_none", "ctc_loss", (lp, t12, *_LENGTHS), {"reduction": "none"},
-                    "CTC of target [1, 2] over 3 frames, log of a fixed probability table, 'none'",
-                    _GOLDEN, printed="0.9314043697", grad_output=np.array([1.0])),
-        FixtureSpec("golden/ctc_loss_mean", "ctc_loss", (lp, t12, *_LENGTHS), {"reduction": "mean"},
-                    "same as golden/ctc_loss_none with 'mean': the loss over the target length 2",
-                    _GOLDEN, printed="0.4657021848", grad_output=np.float64(1.0)),
-        FixtureSpec("golden/ctc_loss_repeated_labels", "ctc_loss",
-                    (lp, np.array([[1, 1]], dtype=np.int64), *_LENGTHS), {"reduction": "none"},
-                    "target [1, 1]: the repeat needs a blank between, so one alignment (1, blank, 1)",
-                    _GOLDEN, printed="4.422848629", grad_output=np.array([1.0])),
-        FixtureSpec("golden/ctc_loss_empty_target", "ctc_loss",
-                    (lp, np.zeros((1, 0), dtype=np.int64), _LENGTHS[0], np.array([0], dtype=np.int64)),
-                    {"reduction": "none"},
-                    "empty (N, 0) target: the all-blank path, -(log .5 + log .2 + log .1)",
-                    _GOLDEN, printed="4.605170186", grad_output=np.array([1.0])),
-    ]
-    # §5b: the 'sum' loss with its gradient. The recorded gradient is the reference's, the
-    # true d loss / d log_probs, which §5b gives from finite differences; torch's autograd
-    # gradient (the logits convention) is that plus exp(log_probs).
-    from reference import ctc_loss_backward
-    grad = ctc_loss_backward(np.float64(1.0), lp, t12, *_LENGTHS, reduction="sum")[0]
-    specs.append(FixtureSpec(
-        "golden/ctc_loss_sum_gradient", "ctc_loss", (lp, t12, *_LENGTHS), {"reduction": "sum"},
-        "§5's CTC case with 'sum' and its gradient: the recorded gradient is the true d loss / d log_probs "
-        "(finite differences in §5b); torch's autograd returns it plus exp(log_probs) (the logits convention)",
-        _GOLDEN_GRAD, printed="0.9314043697", grad_output=np.float64(1.0),
-        intermediates={
-            "true_grad_log_probs": (grad, "-0.44416244 -0.55583756 0 -0.10659898 -0.7106599 -0.18274112 "
-                                          "-0.02284264 0 -0.97715736"),
-            "torch_autograd_grad_log_probs": (grad + np.exp(lp),
-                                              "0.055837563 -0.25583756 0.2 0.093401015 -0.2106599 0.11725888 "
-                                              "0.07715736 0.2 -0.27715736"),
-        }))
-    return specs
-
-
 RECORDS = [
     LossRecord(
         name="ctc_loss", module="CTCLoss", samples=_samples, errors=_errors,
@@ -362,5 +312,3 @@ RECORDS = [
         gradient_transform=_LOG_SOFTMAX,
     ),
 ]
-
-FIXTURES = _fixtures()

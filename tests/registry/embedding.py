@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Both, ErrorCase, FixtureSpec, LossRecord, Sample, pairwise
+from .base import Both, ErrorCase, LossRecord, Sample, pairwise
 
 KINK_GAP = 0.05
 D = 4
@@ -464,47 +464,5 @@ RECORDS = [
 ]
 
 
-_GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
-
-FIXTURES = [
-    FixtureSpec(
-        name="golden/cosine_embedding_loss_none",
-        loss="cosine_embedding_loss",
-        args=(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], dtype=np.float64),
-              np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 0.0]], dtype=np.float64),
-              np.array([1, -1, 1], dtype=np.int64)),
-        kwargs={"margin": -0.5, "reduction": "none"},
-        description="y = 1 gives 1 - cos (1 - 1/sqrt(2)); y = -1 with orthogonal vectors gives "
-                    "max(0, 0 - (-0.5)) = 0.5; a zero vector has cos = 0 (1e-12 in each squared norm), so y = 1 "
-                    "costs 1",
-        source=_GOLDEN,
-        printed="0.2928932188 0.5 1",
-        grad_output=np.ones(3, dtype=np.float64),
-    ),
-    FixtureSpec(
-        name="golden/triplet_margin_loss_swap",
-        loss="triplet_margin_loss",
-        args=(np.array([[0.0, 0.0]], dtype=np.float64), np.array([[1.0, 0.0]], dtype=np.float64),
-              np.array([[0.0, 2.0]], dtype=np.float64)),
-        kwargs={"margin": 2.0, "p": 2.0, "eps": 1e-6, "swap": True, "reduction": "none"},
-        description="d(a,p) = ||a - p + eps|| ~ 1, d(a,n) ~ 2, d(p,n) ~ sqrt(5): swap keeps min(2, sqrt(5)) = 2, "
-                    "so the loss is 2 + 1 - 2 = 1",
-        source=_GOLDEN,
-        printed="1",
-        grad_output=np.ones(1, dtype=np.float64),
-    ),
-    FixtureSpec(
-        name="golden/triplet_margin_with_distance_loss_default",
-        loss="triplet_margin_with_distance_loss",
-        args=(np.array([[0.5, -1.0, 2.0], [1.0, 1.0, 0.0]], dtype=np.float64),
-              np.array([[1.0, 0.0, 1.5], [0.0, 2.0, 0.0]], dtype=np.float64),
-              np.array([[-1.0, 0.5, 2.0], [3.0, -1.0, 1.0]], dtype=np.float64)),
-        kwargs={},
-        description="the default distance torch.pairwise_distance (p = 2, eps = 1e-6) with margin 1, mean over "
-                    "two rows: the first inside the margin (0.1034237113), the second beyond it (0)",
-        source="torch 2.13.0 CPU float64, F.triplet_margin_with_distance_loss(a, p, n) printed with '%.10g' "
-               "(run by the embedding helper)",
-        printed="0.05171185567",
-        grad_output=np.float64(1.0),
-    ),
-]
+# The golden cases, for tests/test_embedding_specifics.py; defined with every fixture in reference.fixtures.cases.
+from reference.fixtures.cases.embedding import GOLDEN as FIXTURES  # noqa: E402

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, FixtureSpec, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive
 
 REDUCTIONS = ["none", "mean", "sum"]
 CLASSES = 5
@@ -20,8 +20,6 @@ CLASSES = 5
 #: round inputs of size ~3 by ~0.02, so 0.1 leaves the side of the kink unambiguous.
 GAP = 0.1
 NAN, INF = np.nan, np.inf
-GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
-GOLDEN_GRAD = "shared/loss-semantics.md §5b, torch 2.13.0 CPU float64"
 FLOAT64_32 = (torch.float64, torch.float32)
 
 
@@ -510,63 +508,5 @@ RECORDS = [
 ]
 
 
-# --- fixtures ---------------------------------------------------------------------------------
-
-_X = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0], [2.0, 2.0, 2.0]], dtype=np.float64)
-_ML_X = np.array([[0.1, 0.2, 0.4, 0.8], [0.3, -0.2, 0.5, 0.1]], dtype=np.float64)
-_ML_T = np.array([[3, 0, -1, 1], [1, 1, -1, 2]], dtype=np.int64)
-ONE = np.float64(1.0)
-
-FIXTURES = [
-    FixtureSpec(
-        name="golden/hinge_embedding_loss_none", loss="hinge_embedding_loss",
-        args=(np.array([-1.0, 0.5, 2.0, 0.5]), np.array([1.0, -1.0, -1.0, 0.0])),
-        kwargs={"margin": 1.0, "reduction": "none"},
-        description="y = 1 gives x itself (negative here), y = -1 the hinge, y = 0 gives x + max(0, margin - x)",
-        source=GOLDEN, printed="-1 0.5 0 1", grad_output=np.array([1.0, 2.0, -1.0, 0.5])),
-    FixtureSpec(
-        name="golden/hinge_embedding_loss_kink_sum", loss="hinge_embedding_loss",
-        args=(np.array([-1.0, 0.5, 1.0, 2.0, 0.5]), np.array([1.0, -1.0, -1.0, -1.0, 0.0])),
-        kwargs={"margin": 1.0, "reduction": "sum"},
-        description="x = margin = 1 with y = -1 is the kink: active, gradient -1 (d/dinput = [1, -1, -1, 0, 0])",
-        source=GOLDEN_GRAD, printed="0.5", grad_output=ONE),
-    FixtureSpec(
-        name="golden/margin_ranking_loss_none", loss="margin_ranking_loss",
-        args=(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0]), np.array([1.0, -1.0, 1.0])),
-        kwargs={"margin": 0.5, "reduction": "none"},
-        description="max(0, -y (x1 - x2) + margin) elementwise", source=GOLDEN, printed="1.5 0.5 0",
-        grad_output=np.array([1.0, -2.0, 0.5])),
-    FixtureSpec(
-        name="golden/multi_margin_loss_p2_weight_none", loss="multi_margin_loss",
-        args=(_X.copy(), np.array([2, 0, 1], dtype=np.int64)),
-        kwargs={"p": 2, "margin": 1.0, "weight": np.array([1.0, 2.0, 3.0]), "reduction": "none"},
-        description="the target class's weight multiplies every term; each sample divided by C = 3",
-        source=GOLDEN, printed="8.5 5.333333333 1.333333333", grad_output=np.array([1.0, 0.5, -1.0])),
-    FixtureSpec(
-        name="golden/multi_margin_loss_kink_sum", loss="multi_margin_loss",
-        args=(np.array([[1.0, 0.0, 2.0, 1.0]]), np.array([0], dtype=np.int64)),
-        kwargs={"p": 2, "weight": np.array([2.0, 1.0, 1.0, 1.0]), "reduction": "sum"},
-        description="class 1 sits at z = 0: strict z > 0, no gradient (d/dinput = [-3, 0, 2, 1])",
-        source=GOLDEN_GRAD, printed="2.5", grad_output=ONE),
-    FixtureSpec(
-        name="golden/multilabel_margin_loss_none", loss="multilabel_margin_loss",
-        args=(_ML_X.copy(), _ML_T.copy()), kwargs={"reduction": "none"},
-        description="targets are the prefix before the first -1, duplicates counted (row 2 counts class 1 twice)",
-        source=GOLDEN, printed="0.85 2.25", grad_output=np.array([1.0, -0.5])),
-    FixtureSpec(
-        name="golden/multilabel_margin_loss_sum", loss="multilabel_margin_loss",
-        args=(_ML_X.copy(), _ML_T.copy()), kwargs={"reduction": "sum"},
-        description="d/dinput = [-0.5, 0.5, 0.5, -0.5, 0.5, -1.5, 0.5, 0.5]",
-        source=GOLDEN_GRAD, printed="3.1", grad_output=ONE),
-    FixtureSpec(
-        name="golden/soft_margin_loss_none", loss="soft_margin_loss",
-        args=(np.array([1.0, -2.0, 0.5]), np.array([1.0, 1.0, -1.0])), kwargs={"reduction": "none"},
-        description="log(1 + exp(-y x)) elementwise", source=GOLDEN,
-        printed="0.3132616875 2.126928011 0.9740769842", grad_output=np.array([1.0, 1.0, 1.0])),
-    FixtureSpec(
-        name="golden/multilabel_soft_margin_loss_weight_none", loss="multilabel_soft_margin_loss",
-        args=(_X.copy(), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]]), np.array([1.0, 2.0, 3.0])),
-        kwargs={"reduction": "none"},
-        description="weighted, averaged over the C = 3 classes (the last axis), weight not in the denominator",
-        source=GOLDEN, printed="1.996449554 0.4884775368 0.2538560221", grad_output=np.array([1.0, 1.0, 1.0])),
-]
+# The golden cases, for tests/test_margin_specifics.py; defined with every fixture in reference.fixtures.cases.
+from reference.fixtures.cases.margin import GOLDEN as FIXTURES  # noqa: E402

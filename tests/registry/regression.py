@@ -16,7 +16,7 @@ import inspect
 import numpy as np
 import torch.nn.functional as F
 
-from .base import ErrorCase, FixtureSpec, LossRecord, Sample, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive
 
 #: ``weight`` of l1_loss / mse_loss / huber_loss is recent (PR #132049): only draw
 #: weighted samples where the installed torch has it.
@@ -314,54 +314,4 @@ RECORDS = [
     LossRecord(name="mse_loss", module="MSELoss", samples=_mse_samples, errors=_mse_errors),
     LossRecord(name="smooth_l1_loss", module="SmoothL1Loss", samples=_smooth_l1_samples, errors=_smooth_l1_errors),
     LossRecord(name="huber_loss", module="HuberLoss", samples=_huber_samples, errors=_huber_errors),
-]
-
-
-# --- fixtures -----------------------------------------------------------------------
-
-_GOLDEN = "shared/loss-semantics.md §5, torch 2.13.0 CPU float64"
-_GOLDEN_GRAD = "shared/loss-semantics.md §5b, torch 2.13.0 CPU float64"
-_V = np.array([0.0, 0.5, 1.0, 3.0], dtype=np.float64)
-_ZERO = np.array(0.0, dtype=np.float64)
-_W = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float64)
-
-FIXTURES = [
-    FixtureSpec(
-        name="golden/smooth_l1_loss_none", loss="smooth_l1_loss",
-        args=(_V, _ZERO), kwargs={"beta": 0.5, "reduction": "none"},
-        description="smooth_l1_loss([0, 0.5, 1, 3], 0, beta=0.5, 'none'): 0 and the switch point 0.5 on the "
-                    "linear branch (z < beta is strict)",
-        source=_GOLDEN, printed="0 0.25 0.75 2.75", grad_output=np.array([1.0, -2.0, 0.5, 3.0])),
-    FixtureSpec(
-        name="golden/smooth_l1_loss_sum_grad", loss="smooth_l1_loss",
-        args=(np.array([0.0, 0.5, 1.0, 3.0, -3.0], dtype=np.float64), _ZERO), kwargs={"beta": 0.5, "reduction": "sum"},
-        description="smooth_l1_loss([0, 0.5, 1, 3, -3], 0, beta=0.5, 'sum') and its input gradient "
-                    "[0, 1, 1, 1, -1] (±1 at the switch point, 0 at d = 0)",
-        source=_GOLDEN_GRAD, printed="6.5", grad_output=np.float64(1.0)),
-    FixtureSpec(
-        name="golden/huber_loss_none", loss="huber_loss",
-        args=(_V, _ZERO), kwargs={"delta": 0.5, "reduction": "none"},
-        description="huber_loss([0, 0.5, 1, 3], 0, delta=0.5, 'none')",
-        source=_GOLDEN, printed="0 0.125 0.375 1.375", grad_output=np.array([1.0, -2.0, 0.5, 3.0])),
-    FixtureSpec(
-        name="golden/huber_loss_weighted_mean", loss="huber_loss",
-        args=(_V, _ZERO), kwargs={"delta": 0.5, "weight": _W, "reduction": "mean"},
-        description="huber_loss([0, 0.5, 1, 3], 0, delta=0.5, weight=[1, 2, 3, 4], 'mean'): the weighted "
-                    "huber mean divides by numel (4), not by the weights' sum",
-        source=_GOLDEN, printed="1.71875", grad_output=np.float64(1.0)),
-    FixtureSpec(
-        name="golden/mse_loss_weighted_mean", loss="mse_loss",
-        args=(_V, _ZERO), kwargs={"weight": _W, "reduction": "mean"},
-        description="mse_loss([0, 0.5, 1, 3], 0, weight=[1, 2, 3, 4], 'mean'): the weighted mse mean "
-                    "divides by the weights' sum (10)",
-        source=_GOLDEN, printed="3.95", grad_output=np.float64(1.0)),
-    # Not in §5: exact by hand, |d| = [0, 0.5, 1, 3] weighted by [1, 2, 3, 4] -> 16 / 10.
-    FixtureSpec(
-        name="golden/l1_loss_weighted_mean", loss="l1_loss",
-        args=(_V, _ZERO), kwargs={"weight": _W, "reduction": "mean"},
-        description="l1_loss([0, 0.5, 1, 3], 0, weight=[1, 2, 3, 4], 'mean') = (0 + 1 + 3 + 12) / 10: the "
-                    "weighted l1 mean divides by the weights' sum; gradient 0 at d = 0",
-        source="exact by hand (binary fractions), the rule of shared/loss-semantics.md §2.8; torch 2.13.0 CPU "
-               "float64 prints 1.6",
-        printed="1.6", grad_output=np.float64(1.0)),
 ]
