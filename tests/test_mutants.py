@@ -13,9 +13,9 @@ from .registry import by_name
 
 MUTANTS = [
     # (module, loss, sample ids, check): each sample must expose the planted bug.
-    pytest.param("tests.mutants.gradient_times_batch", "cross_entropy", check_gradient,
+    pytest.param(f"{__package__}.mutants.gradient_times_batch", "cross_entropy", check_gradient,
                  id="gradient-times-batch"),
-    pytest.param("tests.mutants.weighted_mean_over_n", "nll_loss", check_forward,
+    pytest.param(f"{__package__}.mutants.weighted_mean_over_n", "nll_loss", check_forward,
                  id="weighted-mean-over-n"),
 ]
 
