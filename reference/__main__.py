@@ -5,19 +5,61 @@ reference's value and torch's on every device present; then, for every loss, whe
 torch reproduces all of its fixtures (recorded inputs, recorded dtypes, the fixture's
 tolerance) on every device. Exit status 0 when everything agrees, 1 otherwise.
 
+It never ends in a traceback. Without torch, or with a torch older than the range the
+package declares (``torch>=...`` in its metadata), it says so in one line and exits 2.
+A fixture that needs something the installed torch lacks (a loss, an argument: torch
+2.4 has no ``weight`` for ``l1_loss``) is reported on its line as not checked; an error
+torch raises on a fixture is a disagreement, printed on its line.
+
 This is the only module of the package that imports torch.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 import warnings
 from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
 import reference
 from reference import fixtures
+
+#: Exit status when torch is missing or outside the declared range (1: a disagreement).
+NOT_RUN = 2
+
+
+def declared_torch_minimum() -> str | None:
+    """The lowest torch the package declares (``torch>=X`` in its ``torch`` extra): from the
+    installed metadata, else from the source tree's pyproject.toml; None if neither says."""
+    try:
+        requirements = metadata.requires("lossref") or []
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        requirements = re.findall(r'"(torch[^"]*)"', pyproject.read_text()) if pyproject.is_file() else []
+    for requirement in requirements:
+        match = re.match(r"torch\s*>=\s*([0-9][0-9.]*)", requirement)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _missing(torch, case) -> str | None:
+    """What the installed torch lacks to run ``case`` (None: nothing)."""
+    fn = getattr(torch.nn.functional, case.loss, None)
+    if fn is None:
+        return f"torch {torch.__version__} has no {case.loss}"
+    parameters = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        unknown = [k for k in case.kwargs if k not in parameters]
+        if unknown:
+            return f"torch {torch.__version__}'s {case.loss} has no argument {', '.join(unknown)}"
+    return None
+
 
 def _torch_call(torch, case, device):
     fn = getattr(torch.nn.functional, case.loss)
@@ -30,6 +72,15 @@ def _torch_call(torch, case, device):
         warnings.simplefilter("ignore", UserWarning)
         out = fn(*map(convert, case.args), **{k: convert(v) for k, v in case.kwargs.items()})
     return out.detach().cpu().double().numpy()
+
+
+def _torch_disagrees(torch, case, device) -> str | None:
+    """None where torch reproduces ``case`` on ``device``; otherwise what went wrong."""
+    try:
+        got = _torch_call(torch, case, device)
+    except Exception as error:   # torch refusing a fixture is a disagreement to report, not a crash
+        return f"{case.name} on {device} raised {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+    return None if _within(got, case.expected, *_tolerance(case)) else f"{case.name} on {device}"
 
 
 def _within(got, expected, rtol, atol) -> bool:
@@ -61,7 +112,12 @@ def main() -> int:
     except ImportError:
         print("python -m reference compares with torch, which is not installed: "
               "pip install 'lossref[torch]' (the references themselves need only NumPy)")
-        return 1
+        return NOT_RUN
+    minimum = declared_torch_minimum()
+    if minimum is not None and torch.torch_version.TorchVersion(torch.__version__) < minimum:
+        print(f"python -m reference: torch {torch.__version__} is older than the supported range "
+              f"(torch>={minimum}): pip install 'torch>={minimum}'")
+        return NOT_RUN
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"lossref: torch {torch.__version__}, numpy {np.__version__}; devices: {', '.join(devices)}")
     ok = True
@@ -78,12 +134,24 @@ def main() -> int:
         if case.printed is not None:
             agrees &= not fixtures.printed_mismatches(ref, case.printed)
         row = f"  {name:<40}{case.printed or '-':>24}  {_show(ref):<32}"
+        missing = _missing(torch, case)
+        if missing:
+            ok &= agrees
+            print(row + f"not checked: {missing}")
+            continue
+        problems = []
         for device in devices:
-            got = _torch_call(torch, case, device)
+            try:
+                got = _torch_call(torch, case, device)
+            except Exception as error:   # reported on the line, never a traceback
+                problems.append(f"{device} raised {type(error).__name__}: {str(error).splitlines()[0][:80]}")
+                row += f"{'error':<32}"
+                continue
             agrees &= _within(got, case.expected, *_tolerance(case))
             row += f"{_show(got):<32}"
+        agrees &= not problems
         ok &= agrees
-        print(row + ("ok" if agrees else "DISAGREE"))
+        print(row + ("ok" if agrees else "DISAGREE" + "".join(f" ({p})" for p in problems)))
 
     print("\nParity with torch per loss: every fixture, recorded dtypes, every device")
     by_loss = defaultdict(list)
@@ -93,17 +161,21 @@ def main() -> int:
     for loss in reference.LOSSES:
         cases = by_loss.get(loss, [])
         if not hasattr(torch.nn.functional, loss):
-            print(f"  {loss:<36} the installed torch has no {loss}: skipped")
+            print(f"  {loss:<36} not checked: torch {torch.__version__} has no {loss}")
             continue
-        failures = [f"{c.name} on {d}" for c in cases for d in devices
-                    if not _within(_torch_call(torch, c, d), c.expected, *_tolerance(c))]
+        unchecked = {c.name: _missing(torch, c) for c in cases if _missing(torch, c)}
+        checked = [c for c in cases if c.name not in unchecked]
+        failures = [problem for c in checked for d in devices
+                    for problem in [_torch_disagrees(torch, c, d)] if problem]
         failures += [f"{c.name} (reference)" for c in cases
                      if not _within(getattr(reference, loss)(*c.args, **c.kwargs), c.expected, *_tolerance(c))]
         if not cases:
             failures.append("no fixture")
         ok &= not failures
         status = "ok" if not failures else "DISAGREE: " + ", ".join(failures)
-        print(f"  {loss:<36}{len(cases):3d} fixtures x {len(devices)} device(s)  {status}")
+        if unchecked:
+            status += "; not checked: " + ", ".join(f"{n} ({why})" for n, why in unchecked.items())
+        print(f"  {loss:<36}{len(checked):3d} fixtures x {len(devices)} device(s)  {status}")
 
     print("\nall agree" if ok else "\nDISAGREEMENT: see the lines marked above")
     return 0 if ok else 1

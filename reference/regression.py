@@ -41,7 +41,7 @@ __all__ = [
 
 import numpy as np
 
-from ._common import broadcast, check_reduction, reduce, sum_to_shape, torch_sign, unreduce
+from ._common import broadcast, check_reduction, read_only, reduce, sum_to_shape, torch_sign, unreduce
 
 
 # --- arguments ---------------------------------------------------------------------
@@ -58,8 +58,8 @@ def _kind(name: str, value) -> tuple[np.ndarray, str]:
 
 
 def _as_array(array: np.ndarray, kind: str) -> np.ndarray:
-    """A float64 (complex128 for complex) copy: the caller's array is never modified."""
-    return np.array(array, dtype=np.complex128 if kind == "c" else np.float64, copy=True)
+    """As float64 (complex128 for complex), read-only: the caller's array is never modified."""
+    return read_only(np.asarray(array, dtype=np.complex128 if kind == "c" else np.float64))
 
 
 def _refuse_bool(kinds: dict[str, str], why: str) -> None:
@@ -77,7 +77,7 @@ def _refuse_complex(kinds: dict[str, str], loss: str) -> None:
 def _operands(loss: str, input, target, reduction: str, path: str):
     """Check the kinds of ``input`` and ``target`` for ``path`` (see the module docstring).
 
-    Returns ``(x, y, kinds)`` with ``x``, ``y`` float64 (or complex128) copies, not yet
+    Returns ``(x, y, kinds)`` with ``x``, ``y`` read-only float64 (or complex128), not yet
     broadcast. ``path`` is ``'l1'`` (torch's l1 kernel), ``'weighted'`` (the plain
     arithmetic of weighted l1/mse; ``loss`` says which), ``'float'`` (the mse and
     smooth_l1 kernels) or ``'huber'``.

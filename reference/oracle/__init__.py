@@ -98,3 +98,18 @@ def evaluate(loss: str, args: tuple, kwargs: dict, grad_output=None) -> Result:
         gradients = tuple(None if g is None else np.asarray(g, dtype=object)
                           for g in loss_function(loss, "_vjp")(grad_output, *args, **kwargs))
     return Result(value, gradients)
+
+
+def log_softmax(x, axis: int) -> np.ndarray:
+    """log_softmax along ``axis`` (an intermediate some fixtures print), as Num."""
+    from ._num import array, log_softmax_rows
+    return np.moveaxis(log_softmax_rows(np.moveaxis(array(x), axis, -1)), -1, axis)
+
+
+def softmax(x, axis: int) -> np.ndarray:
+    return exp_array(log_softmax(x, axis))
+
+
+def exp_array(x) -> np.ndarray:
+    from ._num import array, elementwise, exp
+    return elementwise(exp, array(x))

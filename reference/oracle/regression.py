@@ -14,7 +14,7 @@ from ._num import (ONE, absolute, array, elementwise, maximum, minimum, num, red
 
 def _difference(input, target):
     x, y = array(input), array(target)
-    return x, y, x - y
+    return x, y, np.asarray(x - y, dtype=object)
 
 
 def _split(grad_d, x, y):
