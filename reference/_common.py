@@ -164,7 +164,18 @@ def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
         return x.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))   # in place: our own array
+        return shifted
+
+
+def softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """exp(x - max) / sum(exp(x - max)): exp(log_softmax(x)), in one array of x's size."""
+    if x.shape[axis] == 0:
+        return x.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        s /= np.sum(s, axis=axis, keepdims=True)
+        return s
 
 
 def log_sigmoid(x: np.ndarray) -> np.ndarray:

@@ -17,12 +17,16 @@ COSINE_EPSILON = float32(1e-12)
 PAIRWISE_EPS = 1e-6
 
 
+def _obj(x):
+    return np.asarray(x, dtype=object)
+
+
 def _cosine(x1, x2):
-    prod = total(x1 * x2, axis=-1)
-    a = total(x1 * x1, axis=-1) + num(COSINE_EPSILON)
-    b = total(x2 * x2, axis=-1) + num(COSINE_EPSILON)
+    prod = _obj(total(x1 * x2, axis=-1))
+    a = _obj(total(x1 * x1, axis=-1) + num(COSINE_EPSILON))
+    b = _obj(total(x2 * x2, axis=-1) + num(COSINE_EPSILON))
     den = elementwise(sqrt, a * b)
-    return prod, a, b, den, prod / den
+    return prod, a, b, den, _obj(prod / den)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, *, reduction="mean"):
@@ -80,9 +84,9 @@ class _Distance:
 
     def __init__(self, u, v, p, eps):
         self.u_shape, self.v_shape, self.p = u.shape, v.shape, p
-        self.diff = u - v + num(eps)
+        self.diff = _obj(u - v + num(eps))
         self.norm = _norm(self.diff, p)
-        self.value = self.norm[..., 0]
+        self.value = _obj(self.norm[..., 0])
 
     def vjp(self, h):
         h = unbroadcast(h, self.value.shape)[..., None]
@@ -98,7 +102,7 @@ def _triplet(a, pos, neg, p, eps, swap):
 
 def _z(ap, an, pn, margin):
     d_neg = an.value if pn is None else elementwise(lambda x, y: x if x.v <= y.v else y, an.value, pn.value)
-    return num(margin) + ap.value - d_neg
+    return _obj(num(margin) + ap.value - d_neg)
 
 
 def _triplet_value(ap, an, pn, margin, reduction):
