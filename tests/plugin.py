@@ -31,6 +31,9 @@ from .report import Results, category_lines, table_lines
 from .xfails import REASON_PREFIX, Baseline, reason_for
 from .xfails import write as write_xfails
 
+# pytester: tests/test_plugin.py runs the plugin on sandbox files.
+pytest_plugins = ["pytester"]
+
 CUDA_PRESENT = torch.cuda.is_available()
 NO_CUDA = "CUDA not available (torch.cuda.is_available() is False)"
 SUITE_DIR = Path(__file__).resolve().parent
@@ -86,7 +89,7 @@ def pytest_configure(config):
         config.addinivalue_line("filterwarnings", rule)
     path = config.getoption("--xfails")
     try:
-        config.stash[_baseline] = Baseline.read(_path(config, path)) if path else None
+        config.stash[_baseline] = Baseline.read(_path(config, path), path) if path else None
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     if not _is_worker(config):
@@ -195,13 +198,14 @@ def pytest_report_header(config):
     ]
     baseline = config.stash[_baseline]
     if baseline is not None:
-        lines.append(f"lossref: known failures from {baseline.path} ({len(baseline.entries)} entries)")
+        lines.append(f"lossref: known failures from {config.getoption('--xfails')} ({len(baseline.entries)} entries)")
     return lines
 
 
 # --- collection: each test's loss, device and dtype; the baseline's entries -------------------
 
 _LOSS_NAMES = {record.name for record in RECORDS}
+_FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
 def case_of(item) -> dict[str, str]:
@@ -217,11 +221,12 @@ def case_of(item) -> dict[str, str]:
                 found.setdefault("dtype", _dtype_name(part))
             elif isinstance(part, str) and part in ("cpu", "cuda"):
                 found.setdefault("device", part)
-    if "loss" not in found:
-        tokens = set(item.name.replace("[", "-").replace("]", "-").replace("/", "-").split("-"))
-        loss = next((t for t in tokens if t in _LOSS_NAMES), None)
-        if loss is not None:
-            found["loss"] = loss
+    tokens = item.name.replace("[", "-").replace("]", "-").replace("/", "-").split("-")
+    for key, names in (("loss", _LOSS_NAMES), ("device", ("cpu", "cuda")), ("dtype", _FLOAT_DTYPES)):
+        if key not in found:
+            token = next((t for t in tokens if t in names), None)
+            if token is not None:
+                found[key] = token
     return found
 
 

@@ -43,17 +43,18 @@ class Baseline:
     entries: list[Entry] = field(default_factory=list)
 
     @classmethod
-    def read(cls, path: Path) -> "Baseline":
+    def read(cls, path: Path, shown: str | None = None) -> "Baseline":
+        """``shown``: the name to print for ``path`` (as the user wrote it)."""
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise ValueError(f"--xfails {path}: cannot read it ({error.strerror})") from None
+            raise ValueError(f"--xfails {shown or path}: cannot read it ({error.strerror})") from None
         baseline = cls(path)
         for number, line in enumerate(lines, start=1):
             pattern, _, reason = line.partition("#")
             if pattern.strip():
                 baseline.entries.append(Entry(pattern.strip(), reason.strip() or "listed in the xfails file",
-                                              f"{path}:{number}"))
+                                              f"{shown or path}:{number}"))
         return baseline
 
     def match(self, suite_id: str) -> Entry | None:
