@@ -161,3 +161,18 @@ def test_the_command_runs_the_installed_suite_with_its_own_configuration():
 def test_the_command_exits_0_only_when_everything_passed_or_was_expected(monkeypatch, pytest_exit, exit_code):
     monkeypatch.setattr(cli.pytest, "main", lambda args: pytest_exit)
     assert cli.main([]) == exit_code
+
+
+def test_every_package_of_the_suite_and_the_references_is_installed():
+    """pyproject.toml lists packages by name: a new subpackage left out would be missing
+    from the installed suite (and only there). Checked where the repository is."""
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = cli.SUITE_DIR.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("the installed suite: no pyproject.toml beside it")
+    setuptools = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    for name, source in (("lossref", cli.SUITE_DIR), ("reference", cli.SUITE_DIR.parent / "reference")):
+        assert setuptools["package-dir"][name] == source.name
+        found = {".".join((name, *init.parent.relative_to(source).parts)) for init in source.rglob("__init__.py")}
+        assert sorted(found - listed) == []
