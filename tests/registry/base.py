@@ -8,11 +8,13 @@ supports per device. Every parametrized test walks the records; no test names a 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
+
+from .. import releases
 
 #: Every floating dtype the suite tests, widest first.
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
@@ -65,6 +67,7 @@ class ErrorCase:
     torch_match: str
     reference_error: type
     reference_match: str
+    torch_skip: str = ""       # why torch is not asked (a release that accepts the input: tests/releases.py)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,43 @@ class LossRecord:
     # below 1"): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
     # one ``Magnitude`` or None per positional parameter. None: the O(1) model.
     gradient_magnitude: Callable | None = None
+    # The same for the value: ``(*args, **kwargs)`` -> a ``Magnitude`` of the output's shape.
+    value_magnitude: Callable | None = None
     available: Callable[[], bool] = lambda: True   # False where the installed torch lacks the loss
+
+    def __post_init__(self):
+        """Bound the record by the installed torch release (tests/releases.py): samples it
+        cannot call the newer way skip with the reason, error cases expect its errors,
+        dtypes it lacks (forward or backward) move to ``unsupported``, a loss it predates
+        is unavailable."""
+        name = self.name
+        if not releases.holding(name):
+            return
+        lacking = releases.lacking_dtypes(name)
+        dtypes = {d: tuple(t for t in ts if t not in lacking.get(d, ())) for d, ts in self.dtypes.items()}
+        unsupported = {d: tuple(dict.fromkeys(self.unsupported.get(d, ()) + lacking.get(d, ())))
+                       for d in set(self.unsupported) | set(lacking)}
+        samples, errors = self.samples, self.errors
+
+        def bounded_samples():
+            for sample in samples():
+                def build(rng, build=sample.build):
+                    args, kwargs = build(rng)
+                    releases.skip_if_lacking(name, args, kwargs)
+                    return args, kwargs
+                yield replace(sample, build=build)
+
+        def bounded_errors():
+            for case in errors():
+                error, match, skip = releases.torch_error_before(name, case.id, case.torch_error, case.torch_match,
+                                                                 case.kwargs)
+                yield replace(case, torch_error=error, torch_match=match, torch_skip=skip)
+
+        for key, value in (("dtypes", dtypes), ("unsupported", unsupported), ("samples", bounded_samples),
+                           ("errors", bounded_errors)):
+            object.__setattr__(self, key, value)
+        if not releases.has_loss(name):
+            object.__setattr__(self, "available", lambda: False)
 
 
 # --- drawing inputs -----------------------------------------------------------------
