@@ -183,6 +183,7 @@ def run_header(config) -> dict:
         "seed": config.getoption("--seed"),
         "xfails": config.getoption("--xfails"),
         "args": list(config.invocation_params.args),
+        "suite_prefix": suite_id("", config.rootpath, prefix=True),
     }
 
 
@@ -230,9 +231,16 @@ def case_of(item) -> dict[str, str]:
     return found
 
 
-def suite_id(nodeid: str, rootpath: Path) -> str:
+def suite_id(nodeid: str, rootpath: Path, prefix: bool = False) -> str:
     """A node id relative to the suite's directory (``test_forward.py::...``), the same
-    whether the suite runs from the repository (``tests/...``) or installed."""
+    whether the suite runs from the repository (``tests/...``) or installed. ``prefix``:
+    instead, what the node ids of the suite's files start with (``tests/`` or nothing)."""
+    if prefix:
+        try:
+            relative = SUITE_DIR.relative_to(rootpath.resolve()).as_posix()
+        except ValueError:
+            return ""
+        return "" if relative == "." else relative + "/"
     file, sep, rest = nodeid.partition("::")
     try:
         file = (rootpath / file).resolve().relative_to(SUITE_DIR).as_posix()

@@ -13,7 +13,7 @@ import textwrap
 import jsonschema
 import pytest
 
-from . import cli
+from . import cli, xfails
 from .report import SCHEMA, Results
 
 PLUGIN = f"{__package__}.plugin"
@@ -115,15 +115,21 @@ def test_xfails_expects_listed_failures_reports_listed_passes_and_warns_on_stale
     assert result.ret == 1
 
 
+def _entries(path):
+    return sorted(line for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
 def test_written_xfails_make_the_same_run_pass(sandbox):
-    assert run(sandbox, "--write-xfails", "baseline.txt").ret == 1
+    assert run(sandbox, "--write-xfails", "baseline.txt", "--report", "r.json").ret == 1
     written = (sandbox.path / "baseline.txt").read_text()
+    assert xfails.main([str(sandbox.path / "r.json"), str(sandbox.path / "from-report.txt")]) == 0
+    assert _entries(sandbox.path / "from-report.txt") == _entries(sandbox.path / "baseline.txt")
     assert "test_sandbox.py::test_crash[l1_loss-cpu]  # crash: RuntimeError: a kernel fell over" in written
     again = run(sandbox, "--xfails", "baseline.txt", "--write-xfails", "again.txt")
     again.assert_outcomes(xfailed=7, passed=1)
     assert again.ret == 0
     # Rewritten from a run that expected them, the baseline keeps the failures it still has.
-    assert sorted(written.splitlines()[1:]) == sorted((sandbox.path / "again.txt").read_text().splitlines()[1:])
+    assert _entries(sandbox.path / "again.txt") == _entries(sandbox.path / "baseline.txt")
 
 
 def test_an_unreadable_xfails_file_is_a_usage_error(sandbox):

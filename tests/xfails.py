@@ -11,11 +11,17 @@ the only wildcards, so the brackets of a parametrized id need no escaping. A lis
 that fails is reported as an expected failure with the entry's reason; one that passes is
 reported as XPASS (non-strict) so that the entry can go; an entry that matches no
 collected test is warned about.
+
+Write one with ``--write-xfails FILE`` at the end of a run, or from a ``--report`` file::
+
+    python -m lossref.xfails r.json known-failures.txt
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +106,28 @@ def write(path: Path, failures: list[tuple[str, str, str]], header: str) -> None
         lines += [f"{suite_id}  # {category}: {message}".replace("\n", " ") for suite_id, message in items]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def from_report(report: dict) -> list[tuple[str, str, str]]:
+    """The failures of a ``--report`` (and the listed tests that still fail), as
+    (suite id, category, message) for :func:`write`."""
+    prefix = report["header"]["suite_prefix"]
+    return [(t["nodeid"].removeprefix(prefix), t["category"], t["message"]) for t in report["tests"]
+            if t["outcome"] in ("failed", "error")
+            or (t["outcome"] == "xfailed" and t.get("reason", "").startswith(REASON_PREFIX) and "category" in t)]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m lossref.xfails REPORT.json XFAILS.txt", file=sys.stderr)
+        return 2
+    report = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    failures = from_report(report)
+    write(Path(argv[1]), failures, header=f"lossref: known failures of {report['header']['impl']} "
+                                          f"(torch {report['header']['torch']}), from {argv[0]}")
+    print(f"{argv[1]}: {len(failures)} entries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
