@@ -15,7 +15,7 @@ import reference
 from . import quirks
 from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
 from .convert import result_to_numpy, to_numpy, to_numpy_call
-from .tolerances import tolerance
+from .tolerances import magnitude_scale, tolerance
 
 # torch refuses requires_grad on some arguments ("... is not differentiable with respect
 # to argument 'weight'", "the derivative for 'target' is not implemented"): those get no
@@ -23,8 +23,16 @@ from .tolerances import tolerance
 _NOT_DIFFERENTIABLE = re.compile(r"(?:not differentiable with respect to argument|derivative for) '(\w+)'")
 
 
-def apply_quirk(request, record, sample, device, test, layout="contiguous"):
-    quirk = quirks.find(record.name, sample.id, device, test, layout)
+def _dtype_of(request):
+    """The dtype of a registry-parametrized test (its ``device_case`` / ``gradient_case``)."""
+    params = getattr(getattr(request, "node", None), "callspec", None)
+    case = None if params is None else params.params.get("device_case", params.params.get("gradient_case"))
+    return None if case is None else str(case[3]).removeprefix("torch.")
+
+
+def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None):
+    dtype = _dtype_of(request) if dtype is None else str(dtype).removeprefix("torch.")
+    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype)
     if quirk is not None:
         request.applymarker(pytest.mark.xfail(strict=quirk.deterministic,
                                               reason=f"known torch quirk {quirk.name}: {quirk.reason} ({quirk.thread})"))
@@ -71,8 +79,9 @@ def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
     before.assert_unchanged(what)
     expected = getattr(reference, record.name)(*ref_args, **ref_kwargs)
     assert isinstance(expected, np.ndarray) and expected.dtype == np.float64, f"{what}: not a float64 ndarray"
+    magnitude = record.value_magnitude(*ref_args, **ref_kwargs) if record.value_magnitude is not None else None
     assert_matches(got, expected, tolerance(dtype, record.conditioning), what=f"{what}: value", dtype=dtype,
-                   check="value")
+                   check="value", scale=magnitude_scale(magnitude, dtype))
 
 
 def _autograd(name, fn, args, kwargs, leaves, transform):
@@ -119,6 +128,8 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
             + ref_grads[transform.position + 1:]
 
     tol = tolerance(dtype, record.conditioning)
+    magnitudes = (record.gradient_magnitude(to_numpy(grad_output), *ref_args, **ref_kwargs)
+                  if record.gradient_magnitude is not None and transform is None else ())
     for position, ref_grad in enumerate(ref_grads[:len(torch_args)]):
         torch_grad = torch_grads.get(position)
         where = f"{what}: gradient of {array_parameters(record.name)[position]}"
@@ -127,4 +138,6 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
             continue
         assert ref_grad is not None, f"{where}: torch gives one, the reference gives None"
         assert isinstance(ref_grad, np.ndarray) and ref_grad.dtype == np.float64, f"{where}: not a float64 array"
-        assert_matches(result_to_numpy(torch_grad), ref_grad, tol, what=where, dtype=dtype, check="gradient")
+        magnitude = magnitudes[position] if position < len(magnitudes) else None
+        assert_matches(result_to_numpy(torch_grad), ref_grad, tol, what=where, dtype=dtype, check="gradient",
+                       scale=magnitude_scale(magnitude, dtype))

@@ -68,6 +68,12 @@ def _cases():
             except Exception:  # a broken sample fails its own tests, it does not stop collection
                 args, kwargs = None, None
             for layout in LAYOUTS:
+                if layout == "expanded" and record.name == "linear_cross_entropy" and "-V" in sample.id:
+                    # A stride-0 linear_weight gives all C classes one row: the input's gradient
+                    # is then sum_c (1/C - δ_cy) W_0, C alike terms whose float32 rounding grows
+                    # like C eps (recursive summation's bound): at C = 2^15 and more a bound that
+                    # tells nothing. Small C has it (the grid), large C the other layouts.
+                    continue
                 laid = _laid_out(args, kwargs, layout) if args is not None else ((), {})
                 if args is None or any(isinstance(t, torch.Tensor) and not t.is_contiguous()
                                        for t in (*laid[0], *laid[1].values())):

@@ -4,6 +4,7 @@ and each record is well formed and does what it says on an older torch."""
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -55,3 +56,38 @@ def test_old_gaussian_var_rule():
     x = np.zeros((4, 3))
     assert all(accepted((x, x, np.ones(s)), {}) for s in ((4, 3), (4,), (4, 1)))
     assert not any(accepted((x, x, np.ones(s)), {}) for s in ((1, 3), (3,), (), (4, 3, 1), (1, 1)))
+
+
+# --- the main job (python -m reference) on a torch outside the range ------------------
+
+def test_the_main_job_reads_the_declared_minimum():
+    from reference import __main__ as main_job
+    assert main_job.declared_torch_minimum() == releases.OLDEST.rsplit(".", 1)[0]
+
+
+def test_the_main_job_refuses_an_older_torch_in_one_line(monkeypatch, capsys):
+    import torch
+    from reference import __main__ as main_job
+    monkeypatch.setattr(torch, "__version__", "2.3.1")
+    assert main_job.main() == main_job.NOT_RUN
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "2.3.1" in out and "torch>=2.4" in out
+
+
+def test_the_main_job_without_torch_says_so_in_one_line(monkeypatch, capsys):
+    from reference import __main__ as main_job
+    monkeypatch.setitem(sys.modules, "torch", None)   # import torch raises ImportError
+    assert main_job.main() == main_job.NOT_RUN
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "not installed" in out
+
+
+def test_the_main_job_names_an_argument_torch_lacks():
+    from types import SimpleNamespace
+    from reference import __main__ as main_job
+    fake = SimpleNamespace(__version__="2.4.1", nn=SimpleNamespace(functional=SimpleNamespace(
+        l1_loss=lambda input, target, size_average=None, reduce=None, reduction="mean": None)))
+    case = SimpleNamespace(loss="l1_loss", kwargs={"weight": np.ones(2)})
+    assert main_job._missing(fake, case) == "torch 2.4.1's l1_loss has no argument weight"
+    assert main_job._missing(fake, SimpleNamespace(loss="l1_loss", kwargs={})) is None
+    assert "has no huber_loss" in main_job._missing(fake, SimpleNamespace(loss="huber_loss", kwargs={}))

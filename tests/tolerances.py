@@ -21,12 +21,50 @@ a factor of two over the worst and keeps bfloat16 at 0.125 of O(1) values, float
 A loss that is worse conditioned than that (exp of an input, a long recursion)
 declares ``conditioning`` in its registry record with the reason next to it; nothing
 else widens a tolerance.
+
+Entries far below 1 (the per-entry magnitude model)
+---------------------------------------------------
+``atol = ULPS * eps`` is the error of an entry built from O(1) terms. It is blind to an
+entry that is small because its terms are small: cross-entropy's gradient with a 32k
+vocabulary has entries ~1e-7, below float32's atol of 1.9e-6, so such an entry can be
+wrong by 100 % and pass (and in bfloat16 every entry below 0.125 can). What torch's result
+actually carries, entry by entry, is
+
+* one rounding in the dtype of each term it is built from: relative, ``eps(dtype)`` times
+  the sum of the terms' magnitudes (``Magnitude.rounded``), and
+* the arithmetic that combines them, which torch does in the accumulation type
+  (float32 for float16 and bfloat16, else the dtype itself): ``eps(acc)`` times the
+  magnitude of the terms that cancel (``Magnitude.accumulated``), relative to those
+  terms, not to 1.
+
+So a loss that knows the magnitudes of the terms of each gradient entry (a
+``gradient_magnitude`` function in its registry record, derived next to it) is held to
+
+    |got - expected| <= ULPS * conditioning * (eps(dtype) * (|expected| + rounded)
+                                               + eps(acc) * accumulated)
+
+per entry, which :func:`magnitude_scale` writes as ``rtol * |expected| + atol * scale``
+with the same ``rtol = atol = ULPS * eps(dtype) * conditioning`` as everywhere, so that
+:func:`tests.compare.assert_matches` has one formula. A loss without such a function keeps
+``scale = 1``: terms of O(1) rounded in the dtype, the model above. The factor ULPS covers
+the few roundings per term and the exp's conditioning (a logit error δ is a relative
+error δ of its softmax entry), as measured.
+
+Cross-entropy's input gradient (derived in tests/registry/classification.py): with
+``gl`` the gradient reaching the log-softmax, entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``,
+so ``rounded = |gl_i| (1 - s_i) + s_i Σ_{j≠i} |gl_j|`` and ``accumulated = |gl_i| + s_i
+Σ_j |gl_j|``. Without label smoothing ``rounded = |expected|`` (pure relative error) and
+only the target entry ``(s_y - 1) w/n`` has an absolute part, ``~2 w/n`` in units of
+float32's eps: a softmax peaked at 0.999 gives that entry 1e-3 w/n, which a kernel
+computing ``s_y - 1`` in bfloat16 gets 100 % wrong (Liger-Kernel PR #1329) and which
+this bound sees.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 #: Units of eps(dtype) allowed for one loss evaluation (see the module docstring).
@@ -41,6 +79,32 @@ class Tolerance:
 
 def eps(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).eps
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The type torch combines terms in: float32 for the half types, else the dtype."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+@dataclass(frozen=True)
+class Magnitude:
+    """Per-entry magnitudes of the terms a result entry is built from (module docstring):
+    ``rounded`` carries one rounding in the dtype, ``accumulated`` is combined in the
+    accumulation type. Arrays broadcastable to the entry's shape, in the result's units."""
+
+    rounded: object
+    accumulated: object
+
+
+def magnitude_scale(magnitude: Magnitude | None, dtype: torch.dtype):
+    """``scale`` for :func:`tests.compare.assert_matches` in units of ``eps(dtype)``: 1
+    (O(1) terms) without a magnitude, else ``rounded + accumulated * eps(acc) / eps(dtype)``."""
+    if magnitude is None:
+        return 1.0
+    # + the spacing of the dtype's subnormals (float16's 6e-8): an entry below the
+    # smallest normal number cannot be held to a relative error.
+    return np.asarray(magnitude.rounded) + np.asarray(magnitude.accumulated) * (
+        eps(accumulation_dtype(dtype)) / eps(dtype)) + torch.finfo(dtype).tiny
 
 
 def tolerance(dtype: torch.dtype, conditioning: float = 1.0) -> Tolerance:
