@@ -4,8 +4,9 @@ Read from the exception and the test: the parity checks raise typed errors
 (:class:`tests.compare.Mismatch` with ``kind`` and ``check``, :class:`tests.compare.InputModified`);
 ``pytest.raises`` says ``DID NOT RAISE`` when bad input is accepted; a ``TypeError`` about
 the call's arguments means the implementation does not take an argument or option that
-torch's signature has; any other exception is raised by the implementation where torch
-raises none (the suite passes on torch).
+torch's signature has; a refusal test (its name says "refuse") that gets another exception
+or message than torch's saw the bad input refused differently; any other exception is
+raised by the implementation where torch raises none (the suite passes on torch).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CATEGORIES = {
     "crash": "crash where torch does not",
     "bad-input-accepted": "bad input accepted",
     "input-modified": "input modified",
+    "refused-differently": "bad input refused, but not with torch's exception and message",
     "passes-a-torch-quirk": "passes where torch has a known bug (a strict quirk xfail)",
 }
 
@@ -51,6 +53,8 @@ def classify(exception: BaseException | None, test_name: str) -> str:
         return "wrong-gradient" if exception.check == "gradient" else "wrong-value"
     if isinstance(exception, pytest.fail.Exception) and "DID NOT RAISE" in str(exception):
         return "bad-input-accepted"
+    if isinstance(exception, AssertionError) and str(exception).startswith("Regex pattern did not match"):
+        return "refused-differently"    # pytest.raises(..., match=torch's message)
     if isinstance(exception, AssertionError):
         message = str(exception)
         if _SHAPE_MESSAGE.search(message):
@@ -58,6 +62,8 @@ def classify(exception: BaseException | None, test_name: str) -> str:
         return "wrong-gradient" if "gradient" in test_name or "gradient" in message else "wrong-value"
     if isinstance(exception, TypeError) and _SIGNATURE_MISMATCH.search(str(exception)):
         return "argument-not-accepted"
+    if "refuse" in test_name:
+        return "refused-differently"    # an exception pytest.raises(torch's type) let through
     return "crash"
 
 

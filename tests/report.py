@@ -85,7 +85,7 @@ class Results:
             row = rows.setdefault(key, {"loss": key[0], "device": key[1], "dtype": key[2],
                                         **{c: 0 for c in COLUMNS}, "worst_ulps": None})
             row[COLUMN[test.outcome]] += 1
-            ulps = test.properties.get("worst_ulps")
+            ulps = test.properties.get("worst_ulps") if COLUMN[test.outcome] in ("passed", "failed") else None
             if ulps is not None and (row["worst_ulps"] is None or ulps > row["worst_ulps"]):
                 row["worst_ulps"] = ulps
         return [rows[k] for k in sorted(rows, key=_row_order)]
@@ -131,8 +131,8 @@ def _ulps_text(ulps) -> str:
 
 def table_lines(rows: list[dict], form: str = "auto", max_rows: int = 40) -> list[str]:
     """The conformance table: one line per loss x device x dtype (``full``), or, when that
-    is longer than ``max_rows`` (``auto``), one line per loss x device with the worst ulps
-    per dtype and the dtypes that failed (``compact``). Rows where every test was skipped
+    is longer than ``max_rows`` (``auto``), one line per loss with the worst ulps per dtype
+    and where it failed (``compact``). Rows where every test was skipped
     are left out and counted in one line (the skip summary above says why)."""
     ran = [r for r in rows if r["passed"] + r["failed"] + r["expected"]]
     all_skipped = [r for r in rows if r not in ran]
@@ -154,24 +154,26 @@ def _full(rows):
 
 
 def _compact(rows):
-    merged: dict[tuple[str, str], dict] = {}
+    """One line per loss: its counts over devices and dtypes, the worst ulps per dtype, and
+    where it failed (device/dtype and count)."""
+    merged: dict[str, dict] = {}
     for r in rows:
-        m = merged.setdefault((r["loss"], r["device"]), {**{c: 0 for c in COLUMNS}, "ulps": {}, "failing": []})
+        m = merged.setdefault(r["loss"], {**{c: 0 for c in COLUMNS}, "ulps": {}, "failing": []})
         for c in COLUMNS:
             m[c] += r[c]
-        m["ulps"][r["dtype"]] = r["worst_ulps"]
+        if r["worst_ulps"] is not None:
+            m["ulps"][r["dtype"]] = max(r["worst_ulps"], m["ulps"].get(r["dtype"], 0.0))
         if r["failed"]:
-            m["failing"].append(f"{r['dtype']} {r['failed']}")
+            where = "/".join(x for x in (r["device"], r["dtype"]) if x != NONE) or "other"
+            m["failing"].append(f"{where} {r['failed']}")
     dtypes = [d for d in _DTYPE_ORDER if any(d in m["ulps"] for m in merged.values())]
-    short = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16"}
-    ulps_head = "worst ulps " + " ".join(f"{short[d]:>6}" for d in dtypes)
-    head = (f"{'loss':<34} {'device':<6} {'passed':>7} {'failed':>7} {'expected':>8} {'skipped':>8}  "
-            f"{ulps_head}  failed by dtype")
-    lines = [head]
-    for (loss, device), m in merged.items():
-        ulps = " ".join(f"{_ulps_text(m['ulps'].get(d)) if d in m['ulps'] else '':>6}" for d in dtypes)
-        lines.append(f"{loss:<34} {device:<6} {m['passed']:>7} {m['failed']:>7} {m['expected']:>8} {m['skipped']:>8}  "
-                     f"{'':>10} {ulps}  {', '.join(m['failing'])}")
+    head = (f"{'loss':<34} {'passed':>7} {'failed':>7} {'expected':>8} {'skipped':>8}  "
+            + " ".join(f"{d:>8}" for d in dtypes) + "  failed in")
+    lines = [head, f"{'':<34} {'':>7} {'':>7} {'':>8} {'':>8}  {'(worst ulps)':>{9 * len(dtypes) - 1}}"]
+    for loss, m in merged.items():
+        ulps = " ".join(f"{_ulps_text(m['ulps'].get(d)):>8}" for d in dtypes)
+        lines.append(f"{loss:<34} {m['passed']:>7} {m['failed']:>7} {m['expected']:>8} {m['skipped']:>8}  "
+                     f"{ulps}  {', '.join(m['failing'])}")
     return lines
 
 
