@@ -55,6 +55,11 @@ SANDBOX = textwrap.dedent(f"""
         raise InputModified("nll_loss: the implementation modified its argument 'input'", "nll_loss", "input")
 
     @pytest.mark.parametrize("case", ["nll_loss-cpu"])
+    def test_torch_refuses(case):
+        with pytest.raises(ValueError, match="torch's message"):
+            raise ValueError("another message")
+
+    @pytest.mark.parametrize("case", ["nll_loss-cpu"])
     def test_passes(case):
         assert_matches([1.0], [1.0], tolerance(torch.float32), "nll_loss: value", dtype=torch.float32)
 """)
@@ -62,7 +67,7 @@ SANDBOX = textwrap.dedent(f"""
 CATEGORIES = {
     "test_value": "wrong-value", "test_gradient": "wrong-gradient", "test_shape": "wrong-shape",
     "test_argument": "argument-not-accepted", "test_crash": "crash", "test_bad_input": "bad-input-accepted",
-    "test_modified": "input-modified",
+    "test_modified": "input-modified", "test_torch_refuses": "refused-differently",
 }
 
 
@@ -78,7 +83,7 @@ def run(pytester, *args):
 
 def test_report_classifies_every_failure_and_validates(sandbox):
     result = run(sandbox, "--report", "r.json")
-    result.assert_outcomes(failed=7, passed=1)
+    result.assert_outcomes(failed=8, passed=1)
     report = json.loads((sandbox.path / "r.json").read_text())
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     by_name = {t["nodeid"].split("::")[1].split("[")[0]: t for t in report["tests"]}
@@ -87,11 +92,11 @@ def test_report_classifies_every_failure_and_validates(sandbox):
     assert by_name["test_value"]["worst_ulps"] > 1000          # 1e-3 in float32: ~8400 eps
     assert report["categories"] == {c: 1 for c in CATEGORIES.values()}
     rows = {(r["loss"], r["device"]): r for r in report["conformance"]}
-    assert rows["nll_loss", "cpu"]["failed"] == 2 and rows["nll_loss", "cpu"]["passed"] == 1
+    assert rows["nll_loss", "cpu"]["failed"] == 3 and rows["nll_loss", "cpu"]["passed"] == 1
     assert report["header"]["impl"] == "torch.nn.functional" and report["exitstatus"] == 1
     result.stdout.fnmatch_lines(["*lossref: failures by category*", "*lossref: conformance of torch.nn.functional*",
                                  "loss*device*dtype*passed*failed*expected*skipped*worst ulps",
-                                 "nll_loss*cpu*-*1*2*0*0*0"])
+                                 "nll_loss*cpu*-*1*3*0*0*0"])
 
 
 def test_xfails_expects_listed_failures_reports_listed_passes_and_warns_on_stale_entries(sandbox):
@@ -103,7 +108,7 @@ def test_xfails_expects_listed_failures_reports_listed_passes_and_warns_on_stale
         test_sandbox.py::test_gone                 # no such test
     """))
     result = run(sandbox, "--xfails", "known.txt", "-rxX")
-    result.assert_outcomes(failed=4, xfailed=3, xpassed=1, warnings=1)
+    result.assert_outcomes(failed=5, xfailed=3, xpassed=1, warnings=1)
     result.stdout.fnmatch_lines([
         "*1 entries match no collected test: known.txt:5: test_sandbox.py::test_gone*",
         "*listed in --xfails but passed: the entries can go*",
@@ -126,7 +131,7 @@ def test_written_xfails_make_the_same_run_pass(sandbox):
     assert _entries(sandbox.path / "from-report.txt") == _entries(sandbox.path / "baseline.txt")
     assert "test_sandbox.py::test_crash[l1_loss-cpu]  # crash: RuntimeError: a kernel fell over" in written
     again = run(sandbox, "--xfails", "baseline.txt", "--write-xfails", "again.txt")
-    again.assert_outcomes(xfailed=7, passed=1)
+    again.assert_outcomes(xfailed=8, passed=1)
     assert again.ret == 0
     # Rewritten from a run that expected them, the baseline keeps the failures it still has.
     assert _entries(sandbox.path / "again.txt") == _entries(sandbox.path / "baseline.txt")
