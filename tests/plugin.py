@@ -37,6 +37,8 @@ pytest_plugins = ["pytester"]
 CUDA_PRESENT = torch.cuda.is_available()
 NO_CUDA = "CUDA not available (torch.cuda.is_available() is False)"
 SUITE_DIR = Path(__file__).resolve().parent
+IN_REPOSITORY = (SUITE_DIR.parent / "pyproject.toml").is_file()
+NOT_IN_REPOSITORY = "needs the repository's checkout; the suite runs installed"
 
 # Registered here rather than in pyproject.toml so that the installed suite, which runs
 # without the repository's configuration, has them too.
@@ -45,6 +47,7 @@ MARKERS = (
     "article: reproduces a value the article printed",
     "benchmark: speed and memory measurements (pytest-benchmark); run with --benchmark-only",
     "scale: large-input tier (N*V > 2**31 elements), not in the default run; select with -m scale",
+    "repository: reads files of the repository's checkout (docs/, sources): skipped where the suite runs installed",
 )
 FILTERWARNINGS = (
     "error::pytest.PytestUnraisableExceptionWarning",
@@ -253,6 +256,8 @@ def suite_id(nodeid: str, rootpath: Path, prefix: bool = False) -> str:
 def pytest_collection_modifyitems(session, config, items):
     for item in items:
         item.user_properties.extend(case_of(item).items())
+        if not IN_REPOSITORY and item.get_closest_marker("repository") is not None:
+            item.add_marker(pytest.mark.skip(reason=NOT_IN_REPOSITORY))
     _deselect_scale_tier(config, items)
     baseline = config.stash[_baseline]
     if baseline is None:
