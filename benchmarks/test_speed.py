@@ -1,17 +1,35 @@
-"""Speed and memory of the references beside torch, with pytest-benchmark.
+"""Speed and memory of every reference beside torch, forward and backward, at each size.
 
 Not part of the default suite (``testpaths`` is ``tests``); run with
 
-    python -m pytest benchmarks --benchmark-only
+    OPENBLAS_NUM_THREADS=1 python -m pytest benchmarks --benchmark-only -p no:randomly [--write-results]
 
-Each loss (the conftest parametrizes ``record`` from the registry) is timed on the registry's first sample scaled up by ``SCALE`` in its batch
-(NumPy float64 reference vs torch float64 on the CPU); the reference's peak memory
-(tracemalloc) goes into the benchmark's extra_info. The numbers are for reading, not
-asserting: a timed assertion would make the suite flaky.
+``--write-results`` rewrites ``benchmarks/RESULTS.md`` (the table the README links).
+
+Each test times one loss (``cases.CASES``) at one size in one direction:
+
+* **forward**: ``reference.<loss>(...)`` against ``torch.nn.functional.<loss>(...)``;
+* **backward**: ``reference.<loss>_backward(g, ...)`` against torch's forward plus
+  ``torch.autograd.grad`` (the reference's backward recomputes its forward from the
+  inputs, so both sides go from the inputs to the gradients).
+
+torch runs on the CPU in float64 with one thread (``torch.set_num_threads(1)``), NumPy's
+BLAS with one thread (``OPENBLAS_NUM_THREADS=1``, which only matters for the matrix
+products of ``linear_cross_entropy`` and ``ctc_loss``). The two are measured *back to
+back in the same rounds*: pytest-benchmark times the reference, and its per-round setup
+times one torch call just before, so a burst of load from other processes falls on both.
+The table compares the minima (the least disturbed round) and also shows the ratio of
+the medians and the spread (median / min) as a measure of the noise.
+
+The reference's peak extra memory is measured with tracemalloc (NumPy reports its
+allocations to it) in a separate call, and divided by the bytes of the arrays passed in.
+The numbers are for reading, not asserting: a timed assertion would make a suite flaky.
 """
 
 from __future__ import annotations
 
+import gc
+import time
 import tracemalloc
 
 import numpy as np
@@ -19,49 +37,117 @@ import pytest
 import torch
 
 import reference
-from tests.convert import to_numpy_call, to_torch_call
+from benchmarks.cases import CASES, SIZES
 
-SCALE = 64
+#: Timed rounds by size: at least ~0.3 s of reference time per test at the small sizes.
+ROUNDS = {"1K": 200, "64K": 40, "4M": 9}
+CTC_ROUNDS = 9
 
-
-def _first_sample(record):
-    return next(s for s in record.samples() if not s.id.startswith("edge-"))
-
-
-def _scaled(value):
-    """Repeat arrays along their first axis (not CTC lengths: their values must stay valid)."""
-    if isinstance(value, np.ndarray) and value.ndim >= 2 and value.dtype.kind == "f":
-        return np.concatenate([value] * SCALE)
-    return value
+#: The upstream gradient of a reduced loss (any value but 1, so a missing factor shows).
+GRAD_OUTPUT = 0.7
 
 
-def _call(record, rng):
-    args, kwargs = _first_sample(record).build(rng)
-    if record.name != "ctc_loss":
-        args = tuple(_scaled(a) for a in args)
-    return to_torch_call(args, kwargs, torch.float64, "cpu")
+def _params():
+    for case in CASES:
+        for size, n in (case.sizes or SIZES).items():
+            for direction in ("forward", "backward"):
+                yield pytest.param(case, size, n, direction, id=f"{case.id}-{size}-{direction}")
 
 
-@pytest.mark.benchmark(group="reference")
-def test_reference_speed(benchmark, record, rng):
-    try:
-        ref_args, ref_kwargs = to_numpy_call(*_call(record, rng))
-    except Exception as error:
-        pytest.skip(f"scaled sample invalid for {record.name}: {error}")
-    fn = getattr(reference, record.name)
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _nbytes(values) -> int:
+    return sum(v.nbytes for v in values if isinstance(v, np.ndarray))
+
+
+def _peak_extra_bytes(fn) -> int:
+    """Peak bytes allocated during ``fn()`` beyond what was allocated before it."""
+    gc.collect()
     tracemalloc.start()
-    fn(*ref_args, **ref_kwargs)
-    benchmark.extra_info["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+    before = tracemalloc.get_traced_memory()[0]
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    benchmark(fn, *ref_args, **ref_kwargs)
+    return peak - before
 
 
-@pytest.mark.benchmark(group="torch")
-def test_torch_speed(benchmark, record, rng):
-    if not record.available():
-        pytest.skip(f"the installed torch has no {record.name}")
-    try:
-        args, kwargs = _call(record, rng)
-    except Exception as error:
-        pytest.skip(f"scaled sample invalid for {record.name}: {error}")
-    benchmark(getattr(torch.nn.functional, record.name), *args, **kwargs)
+def _torch_side(case, args, kwargs, direction, device):
+    """A no-argument callable running torch's side on ``device``; tensors prepared once."""
+    function = getattr(torch.nn.functional, case.loss)
+    tensors = [torch.from_numpy(a).to(device) if isinstance(a, np.ndarray) else a for a in args]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if direction == "forward":
+        def run():
+            function(*tensors, **kwargs)
+            sync()
+        return run
+    # The arguments the reference differentiates (its non-None gradients) require grad in torch.
+    grads = getattr(reference, case.loss + "_backward")(GRAD_OUTPUT, *args, **kwargs)
+    leaves = [t for t, g in zip(tensors, grads) if g is not None]
+    for t in leaves:
+        t.requires_grad_(True)
+
+    def run():
+        loss = function(*tensors, **kwargs)
+        torch.autograd.grad(loss, leaves, torch.full_like(loss, GRAD_OUTPUT))
+        sync()
+    return run
+
+
+def _reference_side(case, args, kwargs, direction):
+    if direction == "forward":
+        function = getattr(reference, case.loss)
+        return lambda: function(*args, **kwargs)
+    function = getattr(reference, case.loss + "_backward")
+    return lambda: function(GRAD_OUTPUT, *args, **kwargs)
+
+
+def _time(fn, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@pytest.mark.benchmark(group="reference vs torch")
+@pytest.mark.parametrize("case, size, n, direction", list(_params()))
+def test_speed(benchmark, rng, results, case, size, n, direction):
+    args, kwargs = case.build(n, rng)
+    ref = _reference_side(case, args, kwargs, direction)
+    on_cpu = _torch_side(case, args, kwargs, direction, "cpu")
+    rounds = CTC_ROUNDS if case.sizes else ROUNDS[size]
+
+    torch_times = []
+
+    def torch_round():  # pytest-benchmark's setup: runs before each timed reference round
+        start = time.perf_counter()
+        on_cpu()
+        torch_times.append(time.perf_counter() - start)
+
+    benchmark.pedantic(ref, setup=torch_round, rounds=rounds, warmup_rounds=1)
+    torch_times = torch_times[1:]  # the warm-up round's
+    ref_min, ref_median = benchmark.stats.stats.min, benchmark.stats.stats.median
+    torch_min, torch_median = min(torch_times), float(np.median(torch_times))
+
+    row = {
+        "loss": case.id, "size": size, "direction": direction, "rounds": rounds,
+        "reference_min_s": ref_min, "reference_median_s": ref_median,
+        "torch_min_s": torch_min, "torch_median_s": torch_median,
+        "ratio_min": ref_min / torch_min, "ratio_median": ref_median / torch_median,
+        "input_bytes": _nbytes(args), "peak_extra_bytes": _peak_extra_bytes(ref),
+    }
+    row["memory_ratio"] = row["peak_extra_bytes"] / row["input_bytes"]
+    if torch.cuda.is_available():
+        on_cuda = _torch_side(case, args, kwargs, direction, "cuda")
+        on_cuda()  # warm-up: kernels load on first use
+        row["cuda_min_s"] = min(_time(on_cuda, rounds))
+    benchmark.extra_info.update(row)
+    results.append(row)
