@@ -109,7 +109,9 @@ def unreduce(grad_output, reduction: str, shape: tuple[int, ...], denominator=No
     """The backward of ``reduce``: d(reduced)/d(loss) times ``grad_output``, shaped like the loss.
 
     ``'none'``: the gradient is ``grad_output`` itself; ``'sum'``: every element gets the
-    scalar; ``'mean'``: every element gets the scalar over the same denominator.
+    scalar; ``'mean'``: every element gets the scalar over the same denominator. For
+    ``'sum'`` and ``'mean'`` the result is a read-only broadcast view of that scalar (an
+    array of the loss's size would be one more input-sized allocation in every backward).
     """
     grad_output = np.asarray(grad_output, dtype=np.float64)
     if reduction == "none":
@@ -118,7 +120,7 @@ def unreduce(grad_output, reduction: str, shape: tuple[int, ...], denominator=No
         denominator = int(np.prod(shape, dtype=np.int64))
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty or all-ignored mean: 0/0
         scale = grad_output if reduction == "sum" else grad_output / np.float64(denominator)
-    return np.broadcast_to(scale, shape).astype(np.float64)
+    return np.broadcast_to(scale, shape)
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
