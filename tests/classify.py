@@ -34,7 +34,7 @@ CATEGORIES = {
 _SIGNATURE_MISMATCH = re.compile(
     r"unexpected keyword argument|takes (?:from )?\d+ (?:to \d+ )?positional arguments? but \d+ (?:were|was) given"
     r"|got multiple values for argument|missing \d+ required (?:positional|keyword-only) arguments?"
-    r"|takes no keyword arguments")
+    r"|takes no keyword arguments|Too many positional arguments")   # the last: torch._refs' own binder
 
 # The same, in the assertion messages of tests that compare without tests/compare.py.
 _SHAPE_MESSAGE = re.compile(r"\bshape\b.*\breference\b|\bshapes?\b.*\bdiffer", re.IGNORECASE)

@@ -303,7 +303,8 @@ def pytest_runtest_makereport(item, call):
     if isinstance(exception, (pytest.skip.Exception, pytest.xfail.Exception)):
         exception = None
     if report.failed or (hasattr(report, "wasxfail") and exception is not None):
-        _annotate(item, report, [("category", classify(exception, item.name)), ("message", first_line(exception))])
+        message = first_line(exception) if exception is not None else str(report.longrepr)[:300]   # XPASS(strict)
+        _annotate(item, report, [("category", classify(exception, item.name)), ("message", message)])
     baseline = item.config.stash[_baseline]
     entry = baseline.match(suite_id(item.nodeid, item.config.rootpath)) if baseline and report.when == "call" else None
     if entry is not None:
