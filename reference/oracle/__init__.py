@@ -113,3 +113,25 @@ def softmax(x, axis: int) -> np.ndarray:
 def exp_array(x) -> np.ndarray:
     from ._num import array, elementwise, exp
     return elementwise(exp, array(x))
+
+
+def rounding_margin(values) -> float:
+    """How safely the values round: the smallest ratio, over the finite nonzero entries, of
+    an entry's distance from a float64 rounding midpoint to the oracle's own error bound
+    there (its error scale times 2^-(precision - 8): the running error analysis of
+    ``_num`` at mpmath's precision, with room). Above 1, no mpmath version or backend could
+    round the value to another float64; an exact tie rounds to even, the same everywhere."""
+    margin = MP.inf
+    unit = MP.mpf(2) ** (8 - MP.prec)
+    for n in np.asarray(values, dtype=object).ravel():
+        v = n.v
+        f = to_float64(n)
+        if not MP.isfinite(v) or v == 0 or f == 0 or not np.isfinite(f):
+            continue
+        own_error = (max(n.s, abs(v)) if MP.isfinite(n.s) else abs(v)) * unit
+        for neighbour in (np.nextafter(f, -np.inf), np.nextafter(f, np.inf)):
+            if np.isfinite(neighbour):
+                midpoint = (MP.mpf(f) + MP.mpf(float(neighbour))) / 2
+                if midpoint != v:
+                    margin = min(margin, abs(v - midpoint) / own_error)
+    return float(margin)
