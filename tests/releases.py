@@ -64,9 +64,9 @@ class Change:
         return f"torch {torch.__version__}: {self.before} (changed in {self.release}: {self.thread})"
 
 
-def _gaussian_var_shape_accepted_before_2_6(args, kwargs) -> bool:
-    """torch < 2.6's rule for a tensor var (torch/nn/functional.py): var.size() equal to
-    input.size(), or input.size()[:-1], or input.size()[:-1] + (1,)."""
+def _old_gaussian_var_rule(args, kwargs) -> bool:
+    """The older rule for a tensor var (torch/nn/functional.py before PR #147522): var.size()
+    equal to input.size(), or input.size()[:-1], or input.size()[:-1] + (1,)."""
     x, var = np.shape(args[0]), args[2] if len(args) > 2 else kwargs.get("var")
     if isinstance(var, (float, int)):
         return True   # a number: the other record's business
@@ -90,53 +90,54 @@ CHANGES: tuple[Change, ...] = (
     Change(("huber_loss",), "gained a `weight` argument (weighted mean over numel)", "2.6",
            _WEIGHT_PR, _NO_WEIGHT.format("huber_loss"), argument=("weight", 4)),
     Change(("gaussian_nll_loss",), "`var` may be a Python float (a constant variance)", "2.6",
-           "https://github.com/pytorch/pytorch/pull/138931",
+           "https://github.com/pytorch/pytorch/issues/149131",
            "var must be a tensor (a float fails with \"'float' object has no attribute 'size'\")",
            call=_gaussian_var_is_a_number,
            errors={"negative-float-var": (AttributeError, r"'float' object has no attribute 'size'"),
                    "int-var": (AttributeError, r"'int' object has no attribute 'size'")}),
     Change(("gaussian_nll_loss",), "`var` may broadcast to the input (a 1 in any dimension, fewer dimensions)",
-           "2.6", "https://github.com/pytorch/pytorch/pull/138931",
+           "2.10", "https://github.com/pytorch/pytorch/pull/147522 (issue #147521)",
            "var must have input's shape, input's shape without the last dimension, or that with a last "
            "dimension of 1 ('var is of incorrect size' otherwise)",
-           call=lambda args, kwargs: not _gaussian_var_shape_accepted_before_2_6(args, kwargs),
+           call=lambda args, kwargs: not _old_gaussian_var_rule(args, kwargs),
            errors={"var-passes-size-rule-then-fails": (ValueError, r"var is of incorrect size")}),
-    Change(("mse_loss",), "bfloat16 on the CPU", "2.6", "aten/src/ATen/native/cpu/BinaryOpsKernel.cpp (mse_kernel)",
+    Change(("mse_loss",), "bfloat16 on the CPU", "2.6", "https://github.com/pytorch/pytorch/pull/139959",
            "mse_loss has no bfloat16 CPU kernel ('\"mse_cpu\" not implemented for 'BFloat16'')",
            dtypes={"cpu": ("bfloat16",)}),
     Change(("mse_loss",), "float16 backward on the CPU", "2.6", "aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp "
            "(mse_backward_cpu_kernel)",
            "mse_loss has no float16 backward on the CPU ('\"mse_backward_cpu_out\" not implemented for 'Half'')",
            dtypes={"cpu": ("float16",)}),
-    Change(("mse_loss",), "the backward takes an integer or boolean target (the forward promotes it)", "2.6",
+    Change(("mse_loss",), "the backward takes an integer or boolean target (the forward promotes it)", "2.10",
            "https://github.com/pytorch/pytorch/issues/76646",
            "the backward raises 'Found dtype Long but expected Double': expected failure mse-backward-non-float-target",
            quirk="mse-backward-non-float-target"),
-    Change(("smooth_l1_loss",), "float16 backward on the CPU", "2.6",
+    Change(("smooth_l1_loss",), "float16 backward on the CPU", "2.10",
            "aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp (smooth_l1_backward_cpu_kernel)",
            "smooth_l1_loss has no float16 backward on the CPU ('\"smooth_l1_backward_cpu_out\" not implemented "
            "for 'Half'')", dtypes={"cpu": ("float16",)}),
     Change(("*",), "a dtype a kernel lacks raises NotImplementedError (was RuntimeError), same message", "2.6",
-           "c10/util/Exception.h TORCH_CHECK_NOT_IMPLEMENTED in AT_DISPATCH",
+           "https://github.com/pytorch/pytorch/pull/155470",
            "a dtype a kernel lacks raises RuntimeError", error_types={NotImplementedError: RuntimeError}),
     Change(("nll_loss", "cross_entropy"), "a target of the wrong dtype: 'expected target dtype to be Long or Byte'",
-           "2.6", "aten/src/ATen/native/LossNLL.cpp",
+           "2.10", "aten/src/ATen/native/LossNLL.cpp (Byte targets: issue #59765)",
            "a target of the wrong dtype: 'expected scalar type Long but found ...'",
            errors={"float-class-indices": (RuntimeError, r"expected scalar type Long but found Double"),
                    "int32-class-indices": (RuntimeError, r"expected scalar type Long but found Int")}),
     Change(("multi_margin_loss",), "target shape errors name the expected size ('Expected target size [3]', "
-           "'target tensor should be 1-D')", "2.6", "aten/src/ATen/native/LossMultiMargin.cpp",
+           "'target tensor should be 1-D')", "2.10",
+           "https://github.com/pytorch/pytorch/pull/174072 (issue #106251)",
            "target shape errors: 'inconsistent target size, expected 3 but got ...'",
            errors={"target-batch-mismatch": (RuntimeError, r"inconsistent target size, expected 3 but got \[2\]"),
                    "target-two-dim": (RuntimeError, r"inconsistent target size, expected 3 but got \[3, 1\]")}),
     Change(("ctc_loss",), "an empty log_probs is refused ('log_probs tensor must not be empty')", "2.6",
-           "aten/src/ATen/native/LossCTC.cpp",
+           "https://github.com/pytorch/pytorch/pull/150981",
            "an empty batch is accepted; zero frames fail inside the kernel ('start (0) + length (1) exceeds "
            "dimension size (0)')",
            errors={"empty-batch": None,
                    "zero-frames": (RuntimeError, r"start \(0\) \+ length \(1\) exceeds dimension size \(0\)")}),
     Change(("linear_cross_entropy",), "added: F.linear_cross_entropy and nn.LinearCrossEntropyLoss", "2.13",
-           "torch/nn/functional.py linear_cross_entropy", "torch has no linear_cross_entropy", loss_added=True),
+           "https://github.com/pytorch/pytorch/pull/163774 (issue #124480)", "torch has no linear_cross_entropy", loss_added=True),
     Change(("hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss"),
            "clamp_min's gradient at the boundary is 0 (the minimum-norm subgradient at a hinge's kink)", "2.14",

@@ -51,8 +51,8 @@ def test_an_argument_change_recognises_keyword_and_positional_calls(monkeypatch)
 
 
 def test_old_gaussian_var_rule():
-    """torch < 2.6: var of input's shape, one dimension short, or with a last dimension of 1."""
-    accepted = releases._gaussian_var_shape_accepted_before_2_6
+    """Before PR #147522: var of input's shape, one dimension short, or with a last dimension of 1."""
+    accepted = releases._old_gaussian_var_rule
     x = np.zeros((4, 3))
     assert all(accepted((x, x, np.ones(s)), {}) for s in ((4, 3), (4,), (4, 1)))
     assert not any(accepted((x, x, np.ones(s)), {}) for s in ((1, 3), (3,), (), (4, 3, 1), (1, 1)))
