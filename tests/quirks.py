@@ -41,18 +41,33 @@ class Quirk:
 QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         name="log-softmax-bfloat16-peaked-cpu",
-        loss="cross_entropy",   # linear_cross_entropy's bfloat16 logits (~20, rounded by 0.06) hide it
-        samples=("sharp-peaked-V32768-none", "sharp-peaked-V262144-none", "sharp-peaked-targets-*", "sharp-peaked-ignore*"),
+        loss="cross_entropy",   # linear_cross_entropy's half-precision logits (~20, rounded by 0.06) hide it
+        samples=("sharp-peaked-V32768-none", "sharp-peaked-V262144-none", "sharp-peaked-targets-*",
+                 "sharp-peaked-ignore*"),
         devices=("cpu",),
         tests=("forward", "gradient"),
         layouts=("contiguous", "transposed", "strided", "class-axis-last", "expanded"),
         dtypes=("bfloat16",),
-        reason="torch's CPU log_softmax in bfloat16 rounds the sum of exponentials to bfloat16 before its log, so "
-               "a softmax peaked above 1 - 2^-9 on the target gives log_softmax = 0 there: the loss (~1e-3) is 0 "
-               "and the target's gradient entry ((s_y - 1) w/n) is 0, a 100 % error (Liger-Kernel PR #1329's bug); "
-               "float16 and CUDA accumulate in float32 and are right",
+        reason="torch's CPU log_softmax in bfloat16 behaves as if it rounded the sum of exponentials to the dtype "
+               "before its log (log_softmax is exactly 0 at the target), so a softmax peaked above 1 - 2^-8 gives "
+               "a loss of 0 instead of 1e-3 (at 0.999) and a target gradient entry ((s_y - 1) w/n) of 0, a 100 % "
+               "error, the bug of Liger-Kernel PR #1329; below that peak the error is a half-ulp of 1, not of the "
+               "entry. float16: log-softmax-float16-peaked-cpu. CUDA not checked here (no GPU)",
         thread="https://github.com/pytorch/pytorch/issues/140222 (bfloat16 log_softmax CPU vs CUDA; no issue names "
                "the peaked case)",
+    ),
+    Quirk(
+        name="log-softmax-float16-peaked-cpu",
+        loss="cross_entropy",
+        samples=("sharp-peaked0.9998-*",),
+        devices=("cpu",),
+        tests=("forward", "gradient"),
+        layouts=("contiguous", "transposed", "strided", "class-axis-last", "expanded"),
+        dtypes=("float16",),
+        reason="the same rounding of the sum of exponentials in float16 (log-softmax-bfloat16-peaked-cpu): a "
+               "softmax peaked above 1 - 2^-11 (0.9998 here) gives log_softmax = 0 at the target, loss 0 "
+               "instead of 2e-4 and a zero target gradient entry; at 0.999 float16 is still right",
+        thread="https://github.com/pytorch/pytorch/issues/140222",
     ),
     Quirk(
         name="log-softmax-bfloat16-peaked-cpu-probability-targets",

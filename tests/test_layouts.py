@@ -67,6 +67,8 @@ def _cases():
                 args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), torch.float64, "cpu")
             except Exception:  # a broken sample fails its own tests, it does not stop collection
                 args, kwargs = None, None
+            if "-V262144" in sample.id:
+                continue   # the 32k vocabulary has every layout; 262k adds seconds, not a stride case
             for layout in LAYOUTS:
                 if layout == "expanded" and record.name == "linear_cross_entropy" and "-V" in sample.id:
                     # A stride-0 linear_weight gives all C classes one row: the input's gradient
@@ -89,8 +91,8 @@ def test_layout(layout_case, device, impl, rng, request):
     dtype = torch.float64 if sample.dtypes is None or torch.float64 in sample.dtypes else sample.dtypes[0]
     laid_args, laid_kwargs = _laid_out(*to_torch_call(*sample.build(rng), dtype, device), layout)
     what = f"{record.name} {sample.id} ({layout})"
-    apply_quirk(request, record, sample, device, "forward", layout)
+    apply_quirk(request, record, sample, device, "forward", layout, dtype)
     check_forward(record, what, fn, laid_args, laid_kwargs, dtype)
     if sample.grad:
-        apply_quirk(request, record, sample, device, "gradient", layout)
+        apply_quirk(request, record, sample, device, "gradient", layout, dtype)
         check_gradient(record, what, fn, laid_args, laid_kwargs, dtype, rng)

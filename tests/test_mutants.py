@@ -1,47 +1,126 @@
 """The gate closes: the parity checks, run on a deliberately wrong implementation
-(``tests/mutants``, loadable with ``--impl``), fail, and on torch's own they pass."""
+(``tests/mutants``, loadable with ``--impl``), fail, and on torch's own they pass.
+
+One mutant per failure class a report names (wrong value, wrong gradient, wrong shape,
+argument not accepted, crash, bad input accepted, input modified), each planted the way a
+real kernel shipped it; each is run here on the one sample that must expose it, with the
+check the suite runs there and the error that check must raise. The module docstrings name
+the suite's test that catches each one under ``--impl``.
+"""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
+import numpy as np
 import pytest
 import torch
 
 from . import impl as implementations
+from .compare import InputModified, Mismatch
 from .convert import to_torch_call
 from .parity import check_forward, check_gradient
 from .registry import by_name
+from .test_layouts import transposed
+from .test_sharp import LAYOUTS as ARGUMENT_LAYOUTS, _call as sharp_call
+
+# Package-independent: the suite may be installed under another name than ``tests``.
+MUTANTS_PACKAGE = f"{__package__}.mutants"
+
+
+def _mutant(name):
+    return implementations.load(f"{MUTANTS_PACKAGE}.{name}")
+
 
 MUTANTS = [
-    # (module, loss, sample ids, check): each sample must expose the planted bug.
-    pytest.param(f"{__package__}.mutants.gradient_times_batch", "cross_entropy", check_gradient,
-                 id="gradient-times-batch"),
-    pytest.param(f"{__package__}.mutants.weighted_mean_over_n", "nll_loss", check_forward,
-                 id="weighted-mean-over-n"),
+    # (module, loss, sample id pattern, check, dtype, what must be raised)
+    ("gradient_times_batch", "cross_entropy", "NC-mean-*index", "gradient", torch.float64, Mismatch),
+    ("weighted_mean_over_n", "nll_loss", "NC*-mean-weight-*", "forward", torch.float64, Mismatch),
+    ("small_gradient_entries", "cross_entropy", "sharp-peaked-V32768-none", "gradient", torch.float32, Mismatch),
+    ("small_gradient_entries", "cross_entropy", "sharp-random-V32768-weight-mean", "gradient", torch.bfloat16,
+     Mismatch),
+    ("peaked_softmax_rounded", "cross_entropy", "sharp-peaked-V32768-none", "gradient", torch.float32, Mismatch),
+    ("first_upstream_value", "cross_entropy", "NC-none-*index", "gradient", torch.float64, Mismatch),
+    ("ignore_index_hardcoded", "cross_entropy", "sharp-peaked-ignore3-weight-mean", "forward", torch.float64,
+     Mismatch),
+    ("transposed_as_contiguous", "cross_entropy", "NC-mean-*index", "forward-transposed", torch.float64, Mismatch),
+    ("empty_sum_shape", "cross_entropy", "edge-empty-batch-sum", "forward", torch.float64, Mismatch),
+    ("no_weight_argument", "cross_entropy", "NC-*weight*", "forward", torch.float64, TypeError),
+    ("positional_order", "gaussian_nll_loss", "*", "forward", torch.float64, (Mismatch, ValueError, RuntimeError)),
+    ("crash_on_label_smoothing", "cross_entropy", "*label_smoothing0.1*", "forward", torch.float64,
+     NotImplementedError),
+    ("modifies_input", "cross_entropy", "NC-*", "forward", torch.float64, InputModified),
+    ("label_smoothing_over_c_minus_1", "cross_entropy", "NC*label_smoothing0.1-index", "forward", torch.float64,
+     Mismatch),
+    ("weighted_mean_over_count", "cross_entropy", "N*-mean-weight-*-index", "forward", torch.float64, Mismatch),
+    ("all_ignored_mean_zero", "cross_entropy", "sharp-every-row-ignored-ignore4-mean", "forward", torch.float64,
+     Mismatch),
+]
+MUTANTS = [pytest.param(*m, id=f"{m[0]}-{m[4]}".replace("torch.", "")) for m in MUTANTS]
+
+
+def _sample(record, pattern, dtype):
+    for sample in record.samples():
+        if fnmatchcase(sample.id, pattern) and (sample.dtypes is None or dtype in sample.dtypes):
+            return sample
+    raise LookupError(f"no {record.name} sample matches {pattern!r} in {dtype}")
+
+
+def _check(check, record, fn, args, kwargs, dtype, seed):
+    if check.startswith("forward"):
+        check_forward(record, record.name, fn, args, kwargs, dtype)
+    else:   # the same upstream draw for torch and the mutant
+        check_gradient(record, record.name, fn, args, kwargs, dtype, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("mutant, loss, pattern, check, dtype, raised", MUTANTS)
+def test_checks_fail_on_a_wrong_implementation(mutant, loss, pattern, check, dtype, raised, rng):
+    record = by_name[loss]
+    args, kwargs = to_torch_call(*_sample(record, pattern, dtype).build(rng), dtype, "cpu")
+    if check == "forward-transposed":
+        args = tuple(transposed(a) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+    right, wrong = implementations.load().function(loss), _mutant(mutant).function(loss)
+    _check(check, record, right, args, kwargs, dtype, seed=1)
+    with pytest.raises(raised):
+        _check(check, record, wrong, args, kwargs, dtype, seed=1)
+
+
+ARGUMENT_MUTANTS = [
+    pytest.param("strided_target_misread", "nll_loss", "target", "strided", id="strided_target_misread"),
+    pytest.param("broadcast_weight_misread", "cross_entropy", "weight", "expanded", id="broadcast_weight_misread"),
 ]
 
 
-def _samples(record, check):
-    # The samples where the bug can show: batched (N > 1) and, for the weighted mean, weighted 'mean'.
-    for sample in record.samples():
-        if sample.id.startswith(("NC-", "NCd-", "NCHW-")) and (check is check_gradient or "mean-weight" in sample.id):
-            yield sample
-
-
-@pytest.mark.parametrize("mutant, loss, check", MUTANTS)
-def test_checks_fail_on_a_wrong_implementation(mutant, loss, check, rng):
+@pytest.mark.parametrize("mutant, loss, argument, layout", ARGUMENT_MUTANTS)
+def test_argument_layout_mutants_fail(mutant, loss, argument, layout, rng):
+    """The per-argument layouts of tests/test_sharp.py catch a kernel that ignores the
+    strides of one argument."""
     record = by_name[loss]
-    wrong = implementations.load(mutant).function(loss)
-    right = implementations.load().function(loss)
-    caught = []
-    for sample in _samples(record, check):
-        args, kwargs = to_torch_call(*sample.build(rng), torch.float64, "cpu")
-        extra = (rng,) if check is check_gradient else ()
-        check(record, sample.id, right, args, kwargs, torch.float64, *extra)
-        try:
-            check(record, sample.id, wrong, args, kwargs, torch.float64, *extra)
-        except AssertionError:
-            caught.append(sample.id)
-    # Not every draw can show the bug (a batch whose targets are all ignored has a zero
-    # gradient, scaled or not); the suite fails if any does.
-    assert caught, f"{mutant} passed every {loss} sample"
+    args, kwargs = to_torch_call(*sharp_call(loss, rng), torch.float64, "cpu")
+    if argument in kwargs:
+        kwargs = dict(kwargs, **{argument: ARGUMENT_LAYOUTS[layout](kwargs[argument])})
+    else:
+        args = (args[0], ARGUMENT_LAYOUTS[layout](args[1])) + args[2:]
+    check_forward(record, loss, implementations.load().function(loss), args, kwargs, torch.float64)
+    with pytest.raises(Mismatch):
+        check_forward(record, loss, _mutant(mutant).function(loss), args, kwargs, torch.float64)
 
+
+def test_bad_input_accepted_is_caught():
+    """no_target_range_check clamps an out-of-range class index where torch refuses it:
+    test_errors.py::test_torch_refuses[nll_loss-target-out-of-range] fails on it."""
+    case = next(c for c in by_name["nll_loss"].errors() if c.id == "target-out-of-range")
+    args = tuple(torch.as_tensor(a) for a in case.args)
+    with pytest.raises(case.torch_error):
+        implementations.load().function("nll_loss")(*args, **case.kwargs)
+    _mutant("no_target_range_check").function("nll_loss")(*args, **case.kwargs)   # accepted: no error
+
+
+def test_int32_offsets_equal_torch_below_two_to_the_31():
+    """int32_row_offsets is right at every size the default suite runs, which is why the
+    scale tier exists (tests/test_scale.py, ``-m scale``, catches it past 2^31 elements)."""
+    record, rng = by_name["cross_entropy"], np.random.default_rng(0)
+    x, t = torch.tensor(rng.normal(size=(6, 50))), torch.tensor(rng.integers(0, 50, 6))
+    for reduction in ("none", "mean", "sum"):
+        check_forward(record, "int32 offsets", _mutant("int32_row_offsets").function("cross_entropy"), (x, t),
+                      {"reduction": reduction}, torch.float64)
