@@ -273,3 +273,18 @@ def test_schema_breaking_file_names_field(tmp_path, field, breaking, message):
     with pytest.raises(FixtureError, match=message) as error:
         fixtures.load_file(path)
     assert "cross_entropy.json" in str(error.value)
+
+
+def test_definitions_compute_no_input_with_numpy_transcendentals():
+    """Inputs must be the same bits on every machine: NumPy's exp, log, ... round differently
+    on different CPUs, so a derived input goes through reference.fixtures.cases._exact
+    (decimal, correctly rounded) instead. +, -, *, / and sqrt are IEEE-exact everywhere."""
+    import inspect
+    import re
+
+    from reference.fixtures import cases
+
+    for module in cases.MODULES:
+        source = inspect.getsource(__import__(f"reference.fixtures.cases.{module}", fromlist=["CASES"]))
+        used = re.findall(r"\bnp\.(exp|expm1|log|log1p|log2|log10|sin|cos|tan|tanh|power|logaddexp)\(", source)
+        assert not used, f"reference/fixtures/cases/{module}.py computes an input with np.{used[0]}"
