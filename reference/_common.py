@@ -153,7 +153,10 @@ def refuse_bool(name: str, value, why: str) -> None:
 def torch_sign(x: np.ndarray) -> np.ndarray:
     """torch.sign of a real array: -1, 0 or 1, and 0 (not nan) for nan, as torch computes
     (0 < x) - (x < 0). It is the subgradient of |x| torch takes at 0."""
-    return (x > 0).astype(np.float64) - (x < 0).astype(np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    sign = np.sign(x, out=np.empty_like(x))   # -1, 0, 1, and nan for nan (out=: an array even when 0-d)
+    np.copyto(sign, 0.0, where=np.isnan(sign))
+    return sign
 
 
 def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:

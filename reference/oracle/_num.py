@@ -340,7 +340,8 @@ def log_softmax_rows(x: np.ndarray) -> np.ndarray:
         if any(MP.isnan(v) for v in values) or MP.isinf(max(values)):
             out[index] = [Num(MP.nan)] * len(row)
             continue
-        m = row[max(range(len(row)), key=lambda i: values[i])]
+        # the shift is exact: the result does not depend on it, so its error cancels
+        m = Num(row[max(range(len(row)), key=lambda i: values[i])].v)
         shifted = [r - m for r in row]
         lse = log(sum((exp(z) for z in shifted), ZERO))
         out[index] = [z - lse for z in shifted]

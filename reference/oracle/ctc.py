@@ -23,7 +23,9 @@ def _lse(terms) -> Num:
         return Num(_MINUS_INF)
     if any(MP.isnan(t.v) for t in terms):
         return Num(MP.nan)
-    m = max(terms, key=lambda t: t.v)
+    # The shift m is taken as exact: log-sum-exp does not depend on it, so its error cancels
+    # (counting it in both the shifted terms and the sum would make the scale grow like 3^T).
+    m = Num(max(terms, key=lambda t: t.v).v)
     return m + log(sum((exp(t - m) for t in terms), ZERO))
 
 
