@@ -26,7 +26,7 @@ SANDBOX = textwrap.dedent(f"""
     from {__package__}.tolerances import tolerance
 
     @pytest.mark.parametrize("case", ["mse_loss-cpu"])
-    def test_value(case):
+    def test_value(case, impl):
         assert_matches([1.0 + 1e-3], [1.0], tolerance(torch.float32), "mse_loss: value", dtype=torch.float32)
 
     @pytest.mark.parametrize("case", ["mse_loss-cpu"])
@@ -60,7 +60,7 @@ SANDBOX = textwrap.dedent(f"""
             raise ValueError("another message")
 
     @pytest.mark.parametrize("case", ["nll_loss-cpu"])
-    def test_passes(case):
+    def test_passes(case, impl):
         assert_matches([1.0], [1.0], tolerance(torch.float32), "nll_loss: value", dtype=torch.float32)
 """)
 
