@@ -185,5 +185,6 @@ def category_lines(results: Results) -> list[str]:
     lines = []
     for category, tests in sorted(by_category.items(), key=lambda kv: -len(kv[1])):
         message, _ = Counter(t.properties.get("message", "") for t in tests).most_common(1)[0]
-        lines.append(f"{len(tests):6d}  {CATEGORIES.get(category, category)}  (e.g. {message})")
+        example = message if len(message) <= 100 else message[:97] + "..."
+        lines.append(f"{len(tests):6d}  {CATEGORIES.get(category, category)}  (e.g. {example})")
     return lines
