@@ -195,14 +195,18 @@ def _multi_margin_args(input, target, p, weight):
     return x, t, x2, t1, n, classes, w
 
 
-def _multi_margin_terms(x2, t1, n, classes, margin, w):
-    """z[n, i] = margin - x[n, y_n] + x[n, i], the active mask (i != y_n, z > 0) and w[y_n]."""
+def _multi_margin_hinge(x2, t1, n, margin):
+    """Our own (N, C) array of max(0, margin - x[n, y_n] + x[n, i]), and 0 at i = y_n.
+
+    Strict z > 0, as the native kernel: z = 0 and nan (inf - inf) give 0 (np.fmax), so
+    they contribute nothing (nor their weight). One array, formed in place: the masks and
+    np.where of the literal version made 5 (N, C) temporaries and 2.9x torch's time.
+    """
     rows = np.arange(n)
     with np.errstate(invalid="ignore"):  # inf - inf: nan, which fails z > 0 (torch skips it too)
-        z = float(margin) - x2[rows, t1][:, None] + x2
-        # Strict z > 0, as the native kernel: z = 0 and nan contribute nothing (nor their weight).
-        active = (z > 0) & (np.arange(classes)[None, :] != t1[:, None])
-    return z, active, w[t1][:, None]
+        z = np.add(float(margin) - x2[rows, t1][:, None], x2)
+    z[rows, t1] = 0.0                    # the target's own slot is no term
+    return np.fmax(z, 0.0, out=z)
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
@@ -220,10 +224,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction=
     """
     check_reduction(reduction)
     x, t, x2, t1, n, classes, w = _multi_margin_args(input, target, p, weight)
-    z, active, wt = _multi_margin_terms(x2, t1, n, classes, margin, w)
+    h = _multi_margin_hinge(x2, t1, n, margin)
     with np.errstate(over="ignore", invalid="ignore"):
-        h = z if p == 1 else z * z
-        loss = np.sum(np.where(active, wt * h, 0.0), axis=1) / classes
+        if p == 2:
+            h *= h
+        loss = w[t1] * np.sum(h, axis=1) / classes
     if t.ndim == 0:
         loss = loss.reshape(())
     return reduce(loss, reduction)
@@ -243,12 +248,15 @@ def multi_margin_loss_backward(grad_output, input, target, p=1, margin=1.0, weig
     """
     check_reduction(reduction)
     x, t, x2, t1, n, classes, w = _multi_margin_args(input, target, p, weight)
-    z, active, wt = _multi_margin_terms(x2, t1, n, classes, margin, w)
     g = unreduce(grad_output, reduction, (n,) if t.ndim else ()).reshape(n) / classes
+    grad = _multi_margin_hinge(x2, t1, n, margin)   # max(0, z), formed into the gradient in place:
     with np.errstate(over="ignore", invalid="ignore"):
-        dz = np.where(active, wt * (1.0 if p == 1 else 2.0 * z), 0.0)
-        grad = dz * g[:, None]
-        grad[np.arange(n), t1] = -np.sum(dz, axis=1) * g
+        if p == 1:
+            np.sign(grad, out=grad)                  # 1 where z > 0, else 0
+        else:
+            grad *= 2.0                              # 2 z where z > 0, else 0
+        grad *= (w[t1] * g)[:, None]
+        grad[np.arange(n), t1] = -np.sum(grad, axis=1)   # the target slot held 0
     return grad.reshape(x.shape), None, None, None, None
 
 
