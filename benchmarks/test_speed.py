@@ -39,9 +39,12 @@ import torch
 import reference
 from benchmarks.cases import CASES, SIZES
 
-#: Timed rounds by size: at least ~0.3 s of reference time per test at the small sizes.
+#: Timed rounds by size, fewer where one call is slow: at most ~ROUND_BUDGET_S seconds of
+#: reference time per test, and never fewer than MIN_ROUNDS.
 ROUNDS = {"1K": 200, "64K": 40, "4M": 9}
 CTC_ROUNDS = 9
+ROUND_BUDGET_S = 3.0
+MIN_ROUNDS = 3
 
 #: The upstream gradient of a reduced loss (any value but 1, so a missing factor shows).
 GRAD_OUTPUT = 0.7
@@ -123,7 +126,8 @@ def test_speed(benchmark, rng, results, case, size, n, direction):
     args, kwargs = case.build(n, rng)
     ref = _reference_side(case, args, kwargs, direction)
     on_cpu = _torch_side(case, args, kwargs, direction, "cpu")
-    rounds = CTC_ROUNDS if case.sizes else ROUNDS[size]
+    first = _time(ref, 1)[0]
+    rounds = max(MIN_ROUNDS, min(CTC_ROUNDS if case.sizes else ROUNDS[size], int(ROUND_BUDGET_S / first)))
 
     torch_times = []
 
