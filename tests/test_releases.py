@@ -87,7 +87,8 @@ def test_the_main_job_names_an_argument_torch_lacks():
     from reference import __main__ as main_job
     fake = SimpleNamespace(__version__="2.4.1", nn=SimpleNamespace(functional=SimpleNamespace(
         l1_loss=lambda input, target, size_average=None, reduce=None, reduction="mean": None)))
-    case = SimpleNamespace(loss="l1_loss", kwargs={"weight": np.ones(2)})
+    x = np.ones(2)
+    case = SimpleNamespace(loss="l1_loss", args=(x, x), kwargs={"weight": x})
     assert main_job._missing(fake, case) == "torch 2.4.1's l1_loss has no argument weight"
-    assert main_job._missing(fake, SimpleNamespace(loss="l1_loss", kwargs={})) is None
-    assert "has no huber_loss" in main_job._missing(fake, SimpleNamespace(loss="huber_loss", kwargs={}))
+    assert main_job._missing(fake, SimpleNamespace(loss="l1_loss", args=(x, x), kwargs={})) is None
+    assert "has no huber_loss" in main_job._missing(fake, SimpleNamespace(loss="huber_loss", args=(x, x), kwargs={}))
