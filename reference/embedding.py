@@ -136,8 +136,10 @@ class _Distance:
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(d/da, d/db) of Σ grad · value; ``grad`` has the shape of ``value`` (or broadcasts to it)."""
         grad = sum_to_shape(grad, self.value.shape)
-        g = _norm_backward(grad[..., None], self.diff, self.norm, self.p)
-        return sum_to_shape(g, self.a_shape), sum_to_shape(-g, self.b_shape)
+        g = _norm_backward(grad[..., None], self.diff, self.norm, self.p)   # a new array: ours
+        # Where no broadcasting is to be undone, g itself (sum_to_shape would copy it).
+        grad_a = g if g.shape == self.a_shape else sum_to_shape(g, self.a_shape)
+        return grad_a, sum_to_shape(-g, self.b_shape)
 
 
 def _minimum_weights(d_an: np.ndarray, d_pn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -422,9 +422,20 @@ def _soft_multilabel_args(input, target, weight):
 
 
 def _soft_multilabel_elementwise(xb, yb):
-    """-(y logσ(x) + (1 - y) logσ(-x)), the stable log-sigmoid, before weighting."""
+    """-(y logσ(x) + (1 - y) logσ(-x)), the stable log-sigmoid, before weighting.
+
+    logσ(±x) = min(±x, 0) - log1p(exp(-|x|)) (``_common.log_sigmoid``): the shared second
+    term is computed once, and the products in place, which gives the same values in half
+    the arrays (the literal expression peaked at 3x its inputs' memory).
+    """
     with np.errstate(invalid="ignore"):  # 0 * -inf: nan, as torch
-        return -(yb * log_sigmoid(xb) + (1.0 - yb) * log_sigmoid(-xb))
+        shared = np.log1p(np.exp(-np.abs(xb)))
+        positive = np.minimum(xb, 0.0) - shared          # logσ(x)
+        positive *= yb
+        negative = np.minimum(-xb, 0.0) - shared         # logσ(-x)
+        negative *= 1.0 - yb
+        positive += negative
+        return -positive
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, *, reduction="mean"):
