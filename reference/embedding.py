@@ -102,7 +102,9 @@ def _norm_backward(grad: np.ndarray, x: np.ndarray, norm: np.ndarray, p: float) 
         if p == 1:
             out = torch_sign(x) * grad
         elif p == 2:
-            out = grad * np.where(norm == 0, 0.0, x / norm)
+            out = x / norm                        # in place from here: one array of x's size
+            np.copyto(out, 0.0, where=norm == 0)
+            out *= grad
         elif math.isinf(p):
             ax = np.abs(x)
             mask = (ax == norm) | np.isnan(ax)
@@ -139,7 +141,8 @@ class _Distance:
         g = _norm_backward(grad[..., None], self.diff, self.norm, self.p)   # a new array: ours
         # Where no broadcasting is to be undone, g itself (sum_to_shape would copy it).
         grad_a = g if g.shape == self.a_shape else sum_to_shape(g, self.a_shape)
-        return grad_a, sum_to_shape(-g, self.b_shape)
+        grad_b = np.negative(g) if g.shape == self.b_shape else sum_to_shape(-g, self.b_shape)
+        return grad_a, grad_b
 
 
 def _minimum_weights(d_an: np.ndarray, d_pn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -331,13 +334,13 @@ def _distance_grads(back_ap, back_an, back_pn, g_ap, g_an, g_pn, a_shape, p_shap
     """Sum the three distances' contributions into (d/danchor, d/dpositive, d/dnegative)."""
     ga, gp = back_ap(g_ap)
     ga2, gn = back_an(g_an)
-    grad_a = sum_to_shape(ga, a_shape) + sum_to_shape(ga2, a_shape)
-    grad_p = sum_to_shape(gp, p_shape)
-    grad_n = sum_to_shape(gn, n_shape)
+    # Each backward already returns new arrays of its arguments' own shapes (a_shape, ...).
+    grad_a = ga + ga2
+    grad_p, grad_n = gp, gn
     if back_pn is not None:
         gp2, gn2 = back_pn(g_pn)
-        grad_p = grad_p + sum_to_shape(gp2, p_shape)
-        grad_n = grad_n + sum_to_shape(gn2, n_shape)
+        grad_p = grad_p + gp2
+        grad_n = grad_n + gn2
     return np.asarray(grad_a), np.asarray(grad_p), np.asarray(grad_n)  # 0-d sums are NumPy scalars
 
 
