@@ -133,7 +133,9 @@ def _lattice(lp: np.ndarray, labels: np.ndarray, lengths: np.ndarray, blank: int
 
     Returns ``ext`` (N, S) labels, ``valid`` (N, S) (position inside ``l'``), ``skip``
     (N, S) (the transition s-2 -> s is allowed: a label different from the one two back,
-    compared literally) and ``emit`` (T, N, S) = lp[t, n, l'[n, s]], -inf off ``l'``.
+    compared literally) and ``emit(t)`` (N, S) = lp[t, n, l'[n, s]], -inf off ``l'``.
+    ``emit`` gathers one frame when asked: a (T, N, S) array of them would be (2S+1)/C
+    times the input (3.2x at T=200, N=16, C=32, S=50).
     """
     frames, batch, _ = lp.shape
     width = 2 * labels.shape[1] + 1
@@ -143,24 +145,34 @@ def _lattice(lp: np.ndarray, labels: np.ndarray, lengths: np.ndarray, blank: int
     valid = positions[None, :] < (2 * lengths[:, None] + 1)
     skip = np.zeros_like(valid)
     skip[:, 2:] = (ext[:, 2:] != ext[:, :-2]) & valid[:, 2:]
-    emit = lp[:, np.arange(batch)[:, None], ext]                 # (T, N, S)
-    np.copyto(emit, -np.inf, where=~valid[None])                 # padding: probability 0
+    rows = np.arange(batch)[:, None]
+
+    def emit(t: int) -> np.ndarray:
+        e = lp[t][rows, ext]                                     # (N, S)
+        np.copyto(e, -np.inf, where=~valid)                      # padding: probability 0
+        return e
     return ext, valid, skip, emit
 
 
-def _alpha(emit: np.ndarray, skip: np.ndarray) -> np.ndarray:
-    """Forward variables: alpha[t, n, s] = log P(l'[:s+1] emitted by frames 0..t, ending at s)."""
-    frames, batch, width = emit.shape
+def _alpha(emit, frames: int, skip: np.ndarray, last_frame: np.ndarray, keep: bool):
+    """Forward variables: alpha[t, n, s] = log P(l'[:s+1] emitted by frames 0..t, ending at s).
+
+    Returns all of them (T, N, S) if ``keep`` (the backward needs them; else None: only two
+    frames are held) and, (N, S), each sample's alpha at its ``last_frame`` (-inf if < 0).
+    """
+    batch, width = skip.shape
     # Two -inf columns before position 0, so that s-1 and s-2 are views, not shifted copies.
-    padded = np.full((frames, batch, width + 2), -np.inf)
-    alpha = padded[:, :, 2:]
-    alpha[0, :, :2] = emit[0, :, :2]   # start at the first blank or the first label (-inf if L = 0)
+    padded = np.full((frames if keep else 2, batch, width + 2), -np.inf)
+    padded[0, :, 2:4] = emit(0)[:, :2]   # start at the first blank or the first label (-inf if L = 0)
+    at_last = np.where((last_frame == 0)[:, None], padded[0, :, 2:], -np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(1, frames):
-            prev = padded[t - 1]
-            alpha[t] = _logsumexp3(prev[:, 2:], prev[:, 1:-1], np.where(skip, prev[:, :-2], -np.inf))
-            alpha[t] += emit[t]
-    return alpha
+            prev, alpha = (padded[t - 1], padded[t]) if keep else (padded[(t - 1) % 2], padded[t % 2])
+            alpha[:, 2:] = _logsumexp3(prev[:, 2:], prev[:, 1:-1], np.where(skip, prev[:, :-2], -np.inf))
+            alpha[:, 2:] += emit(t)
+            ending = last_frame == t
+            at_last[ending] = alpha[ending, 2:]
+    return (padded[:, :, 2:] if keep else None), at_last
 
 
 def _end_mask(lengths: np.ndarray, width: int) -> np.ndarray:
@@ -170,12 +182,11 @@ def _end_mask(lengths: np.ndarray, width: int) -> np.ndarray:
     return (s == end) | ((s == end - 1) & (lengths[:, None] > 0))
 
 
-def _forward(lp, labels, il, lengths, blank):
-    """Per-sample negative log-likelihood (N,), with the lattice for the backward."""
+def _forward(lp, labels, il, lengths, blank, keep=False):
+    """Per-sample negative log-likelihood (N,), with the lattice (alpha only if ``keep``) for the backward."""
     ext, valid, skip, emit = _lattice(lp, labels, lengths, blank)
-    alpha = _alpha(emit, skip)
+    alpha, last = _alpha(emit, lp.shape[0], skip, il - 1, keep)  # last: alpha at each sample's last frame
     batch, width = ext.shape
-    last = alpha[np.maximum(il - 1, 0), np.arange(batch)]      # alpha at each sample's last frame
     ends = np.where(_end_mask(lengths, width), last, -np.inf)
     m = np.max(ends, axis=1, keepdims=True)
     m = np.where(m == -np.inf, 0.0, m)                         # no path at all: log(0) = -inf, not nan
@@ -219,7 +230,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     return out if batched or reduction != "none" else out.reshape(())
 
 
-def _beta(emit: np.ndarray, skip: np.ndarray, il: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _beta(emit, frames: int, skip: np.ndarray, il: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Backward variables that do NOT include frame t's own emission.
 
     beta[t, n, s] = log P(frames t+1 .. T_n-1 complete the alignment | at position s at t),
@@ -227,8 +238,8 @@ def _beta(emit: np.ndarray, skip: np.ndarray, il: np.ndarray, ends: np.ndarray) 
     probability of the alignments through (t, s). beta[T_n - 1] is 0 on the two end
     positions; frames t >= T_n get -inf (no alignment uses them).
     """
-    frames, batch, width = emit.shape
-    beta = np.full_like(emit, -np.inf)
+    batch, width = skip.shape
+    beta = np.full((frames, batch, width), -np.inf)
     start = np.where(ends, 0.0, -np.inf)
     skip_from = np.zeros_like(skip)
     skip_from[:, :-2] = skip[:, 2:]             # s -> s+2 allowed iff skip[s+2]
@@ -238,7 +249,7 @@ def _beta(emit: np.ndarray, skip: np.ndarray, il: np.ndarray, ends: np.ndarray) 
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(frames - 1, -1, -1):
             if t + 1 < frames:
-                np.add(beta[t + 1], emit[t + 1], out=nxt[:, :width])   # continue by emitting frame t+1
+                np.add(beta[t + 1], emit(t + 1), out=nxt[:, :width])   # continue by emitting frame t+1
                 step = _logsumexp3(nxt[:, :width], nxt[:, 1:-1], np.where(skip_from, nxt[:, 2:], -np.inf))
             here = (il - 1 == t)[:, None]
             beta[t] = np.where(here, start, np.where((t < il - 1)[:, None], step, -np.inf))
@@ -269,10 +280,9 @@ def ctc_loss_backward(grad_output, log_probs, targets, input_lengths, target_len
     """
     lp, labels, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank,
                                                  reduction, zero_infinity)
-    nll, (ext, valid, skip, emit, alpha) = _forward(lp, labels, il, tl, blank)
+    nll, (ext, valid, skip, emit, alpha) = _forward(lp, labels, il, tl, blank, keep=True)
     frames, batch, classes = lp.shape
-    beta = _beta(emit, skip, il, _end_mask(tl, ext.shape[1]))
-    del emit
+    beta = _beta(emit, frames, skip, il, _end_mask(tl, ext.shape[1]))
     share = alpha                                               # (T, N, S): share of p through (t, s),
     with np.errstate(invalid="ignore"):                         # formed in place (alpha is ours)
         share += beta
