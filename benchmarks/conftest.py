@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
@@ -13,12 +14,15 @@ import torch
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+#: The rows and the machine line of the last --write-results run, so that the table can be
+#: rendered again (``python -m benchmarks.report``) when the notes on exceptions change.
+ROWS_JSON = Path(__file__).with_name("results.json")
 _ROWS: list[dict] = []
 
 
 def pytest_addoption(parser):
     parser.addoption("--write-results", action="store_true",
-                     help=f"rewrite {RESULTS.name} with the table of this run (run every case)")
+                     help=f"rewrite {RESULTS.name} with this run's figures (merged into {ROWS_JSON.name})")
 
 
 @pytest.fixture(scope="session")
@@ -36,4 +40,15 @@ def _environment() -> str:
 
 def pytest_sessionfinish(session):
     if session.config.getoption("--write-results", default=False) and _ROWS:
-        RESULTS.write_text(render(_ROWS, _environment()))
+        rows = _merged(_ROWS)
+        ROWS_JSON.write_text(json.dumps({"environment": _environment(), "rows": rows}, indent=1) + "\n")
+        RESULTS.write_text(render(rows, _environment()))
+
+
+def _merged(new: list[dict]) -> list[dict]:
+    """The saved rows with this run's in place of those it measured again (a run of a few
+    cases with -k updates their lines of the table and keeps the others)."""
+    key = lambda row: (row["loss"], row["size"], row["direction"])  # noqa: E731
+    rows = {key(r): r for r in json.loads(ROWS_JSON.read_text())["rows"]} if ROWS_JSON.exists() else {}
+    rows.update({key(r): r for r in new})
+    return list(rows.values())
