@@ -4,7 +4,9 @@ Not part of the default suite (``testpaths`` is ``tests``); run with
 
     OPENBLAS_NUM_THREADS=1 python -m pytest benchmarks --benchmark-only -p no:randomly [--write-results]
 
-``--write-results`` rewrites ``benchmarks/RESULTS.md`` (the table the README links).
+``--write-results`` rewrites ``benchmarks/RESULTS.md`` (the table the README links);
+``--benchmark-disable`` instead runs every case once on each side, as a quick check that
+the module and its inputs still work (no figures).
 
 Each test times one loss (``cases.CASES``) at one size in one direction:
 
@@ -126,6 +128,9 @@ def test_speed(benchmark, rng, results, case, size, n, direction):
     args, kwargs = case.build(n, rng)
     ref = _reference_side(case, args, kwargs, direction)
     on_cpu = _torch_side(case, args, kwargs, direction, "cpu")
+    if benchmark.disabled:  # --benchmark-disable: a smoke run, each side once, no figures
+        benchmark.pedantic(ref, setup=on_cpu, rounds=1)
+        return
     first = _time(ref, 1)[0]
     rounds = max(MIN_ROUNDS, min(CTC_ROUNDS if case.sizes else ROUNDS[size], int(ROUND_BUDGET_S / first)))
 
