@@ -417,8 +417,9 @@ def _sharp_index_cases():
     for classes, dtypes in LARGE_VOCABULARIES.items():
         yield (f"sharp-peaked-V{classes}-none", lambda rng, c=classes: (
             lambda t: (peaked_logits(rng, t, c), t, {"reduction": "none"}))(edge_targets(rng, 4, c)), dtypes)
-        yield (f"sharp-random-V{classes}-weight-mean", lambda rng, c=classes: (
-            logits(rng, (3, c)), edge_targets(rng, 3, c), {"weight": positive(rng, c)}), dtypes)
+        if classes == 32768:   # random logits: softmax entries ~1e-6 to 1e-10 already at 32k
+            yield (f"sharp-random-V{classes}-weight-mean", lambda rng, c=classes: (
+                logits(rng, (3, c)), edge_targets(rng, 3, c), {"weight": positive(rng, c)}), dtypes)
     yield ("sharp-peaked-targets-0-and-last-weight-sum", lambda rng: (
         lambda t: (peaked_logits(rng, t, CLASSES), t, {"weight": positive(rng, CLASSES), "reduction": "sum"}))(
         np.array([0, CLASSES - 1, 0, CLASSES - 1, 2, 1])), None)
@@ -441,9 +442,9 @@ def sharp_samples(name: str):
     for case_id, build, dtypes in _sharp_index_cases():
         if name == "cross_entropy":
             yield Sample(case_id, lambda rng, b=build: (lambda x, t, kw: ((x, t), kw))(*b(rng)), dtypes)
-        elif name == "nll_loss":
+        elif name == "nll_loss":   # a gather: a large vocabulary is one more stride, float32 enough
             yield Sample(case_id, lambda rng, b=build: (lambda x, t, kw: ((log_softmax(x, 1), t), kw))(*b(rng)),
-                         dtypes)
+                         (torch.float32,) if "-V" in case_id else dtypes)
     if name == "cross_entropy":
         # float16 holds 0.9998 as 1 (its spacing below 1 is 2^-11): a kernel that stores the
         # softmax in the dtype loses the target's gradient entry; torch's float16 does not.
