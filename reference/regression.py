@@ -303,7 +303,8 @@ def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
     with np.errstate(over="ignore"):  # z*z/beta overflows only where z >= beta, which is not selected
         quadratic = z * z
         quadratic *= 0.5
-        quadratic /= beta
+        if beta != 1.0:               # / 1.0 changes nothing: one pass fewer at the default
+            quadratic /= beta
     z -= 0.5 * beta                   # the linear branch, in place
     return reduce(np.where(quadratic_branch, quadratic, z), reduction)
 
