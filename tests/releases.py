@@ -116,7 +116,7 @@ CHANGES: tuple[Change, ...] = (
            "aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp (smooth_l1_backward_cpu_kernel)",
            "smooth_l1_loss has no float16 backward on the CPU ('\"smooth_l1_backward_cpu_out\" not implemented "
            "for 'Half'')", dtypes={"cpu": ("float16",)}),
-    Change(("*",), "a dtype a kernel lacks raises NotImplementedError (was RuntimeError), same message", "2.7",
+    Change(("*",), "a dtype a kernel lacks raises NotImplementedError (was RuntimeError), same message", "2.8",
            "https://github.com/pytorch/pytorch/pull/155470",
            "a dtype a kernel lacks raises RuntimeError", error_types={NotImplementedError: RuntimeError}),
     Change(("nll_loss", "cross_entropy"), "a target of the wrong dtype: 'expected target dtype to be Long or Byte'",
@@ -130,7 +130,7 @@ CHANGES: tuple[Change, ...] = (
            "target shape errors: 'inconsistent target size, expected 3 but got ...'",
            errors={"target-batch-mismatch": (RuntimeError, r"inconsistent target size, expected 3 but got \[2\]"),
                    "target-two-dim": (RuntimeError, r"inconsistent target size, expected 3 but got \[3, 1\]")}),
-    Change(("ctc_loss",), "an empty log_probs is refused ('log_probs tensor must not be empty')", "2.7",
+    Change(("ctc_loss",), "an empty log_probs is refused ('log_probs tensor must not be empty')", "2.8",
            "https://github.com/pytorch/pytorch/pull/150981",
            "an empty batch is accepted; zero frames fail inside the kernel ('start (0) + length (1) exceeds "
            "dimension size (0)')",
