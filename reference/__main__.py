@@ -36,12 +36,16 @@ NOT_RUN = 2
 
 def declared_torch_minimum() -> str | None:
     """The lowest torch the package declares (``torch>=X`` in its ``torch`` extra): from the
-    installed metadata, else from the source tree's pyproject.toml; None if neither says."""
-    try:
-        requirements = metadata.requires("lossref") or []
-    except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        requirements = re.findall(r'"(torch[^"]*)"', pyproject.read_text()) if pyproject.is_file() else []
+    source tree's pyproject.toml when run from a checkout (an editable install's metadata
+    can be older than the tree), else from the installed metadata; None if neither says."""
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        requirements = re.findall(r'"(torch[^"]*)"', pyproject.read_text())
+    else:
+        try:
+            requirements = metadata.requires("lossref") or []
+        except metadata.PackageNotFoundError:
+            requirements = []
     for requirement in requirements:
         match = re.match(r"torch\s*>=\s*([0-9][0-9.]*)", requirement)
         if match:
