@@ -187,3 +187,18 @@ def test_every_package_of_the_suite_and_the_references_is_installed():
         assert setuptools["package-dir"][name] == source.name
         found = {".".join((name, *init.parent.relative_to(source).parts)) for init in source.rglob("__init__.py")}
         assert sorted(found - listed) == []
+
+
+def test_tests_that_read_the_checkout_skip_where_the_suite_runs_installed(pytester, monkeypatch):
+    from . import plugin
+    pytester.makepyfile(test_docs="""
+        import pytest
+
+        @pytest.mark.repository
+        def test_reads_docs():
+            raise FileNotFoundError("docs/ is not installed")
+    """)
+    monkeypatch.setattr(plugin, "IN_REPOSITORY", False)
+    result = run(pytester, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"*{plugin.NOT_IN_REPOSITORY}*"])
