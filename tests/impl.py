@@ -22,6 +22,7 @@ class Implementation:
     def __init__(self, spec: str = DEFAULT):
         self.spec = spec
         if spec == "compile":
+            _compile_every_call()
             self._module = F
             self._wrap = lambda fn: torch.compile(fn, dynamic=False, fullgraph=False)
         else:
@@ -41,6 +42,22 @@ class Implementation:
 
     def __repr__(self) -> str:
         return self.spec
+
+
+def _compile_every_call():
+    """torch.compile recompiles a function for each new shape and dtype, but after
+    ``recompile_limit`` (8) recompilations it runs the function eagerly, with one log line:
+    the suite calls each loss at hundreds of shapes and dtypes, so a ``--impl compile`` run
+    would test eager torch for all but the first eight. Lift the limits, and fail where
+    one is still hit."""
+    import torch._dynamo
+    dynamo = torch._dynamo.config
+    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit", "accumulated_cache_size_limit"):
+        if hasattr(dynamo, name):
+            setattr(dynamo, name, 1_000_000)
+    for name in ("fail_on_recompile_limit_hit", "fail_on_cache_limit_hit"):
+        if hasattr(dynamo, name):
+            setattr(dynamo, name, True)
 
 
 @lru_cache(maxsize=None)
