@@ -231,7 +231,11 @@ def _cell(text: str) -> str:
 
 
 def _thread(thread: str) -> str:
-    return f"<{thread}>" if thread.startswith("https://") else f"`{thread}`"
+    """A link for an address (and the words after it), code for a source file."""
+    if thread.startswith("https://"):
+        url, _, rest = thread.partition(" ")
+        return f"<{url}>" + (f" {rest}" if rest else "")
+    return f"`{thread}`"
 
 
 def page() -> str:
