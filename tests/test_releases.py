@@ -14,6 +14,7 @@ from .quirks import QUIRKS
 from .registry import by_name
 
 
+@pytest.mark.repository   # docs/ is not installed with the suite
 def test_the_release_table_is_current():
     """docs/torch-releases.md is generated from the records: rerun the generator after
     editing them (``python -m tests.releases --write``)."""
