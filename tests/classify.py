@@ -27,7 +27,7 @@ CATEGORIES = {
     "bad-input-accepted": "bad input accepted",
     "input-modified": "input modified",
     "refused-differently": "bad input refused, but not with torch's exception and message",
-    "passes-a-torch-quirk": "passes where torch has a known bug (a strict quirk xfail)",
+    "passes-a-torch-quirk": "torch passes where it had a known bug (a strict quirk xfail): the entry can go",
 }
 
 # Python's own messages for a call whose arguments do not bind to the signature.

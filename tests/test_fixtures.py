@@ -28,7 +28,7 @@ from reference.fixtures.cases import specs
 from . import quirks, releases
 from .compare import assert_matches
 from .convert import as_tensor, result_to_numpy
-from .parity import array_parameters, implementation_of
+from .parity import array_parameters, expect_quirk, implementation_of
 from .printed import assert_printed
 from .registry import by_name
 from .tolerances import ULPS, Tolerance
@@ -109,8 +109,7 @@ def test_implementation_reproduces(name, device, impl, request):
     if quirk is not None:
         entry = next(q for q in quirks.QUIRKS if q.name == quirk)
         if entry.applies_to_installed_torch() and device in entry.devices:
-            request.applymarker(pytest.mark.xfail(strict=entry.deterministic,
-                                                  reason=f"known torch quirk {entry.name}: {entry.reason}"))
+            expect_quirk(request, entry)
     args = [as_tensor(a, device) for a in case.args]
     kwargs = {k: as_tensor(v, device) for k, v in case.kwargs.items()}
     # gradients are one per positional parameter; one passed by keyword (huber's weight) is found by name
