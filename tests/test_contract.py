@@ -22,7 +22,10 @@ def test_reference_works_where_torch_is_absent():
             "print(float(reference.cross_entropy(*case.args, **case.kwargs)))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert float(result.stdout) == float(fixtures.load("article/cross_entropy").expected)
+    # Within the fixture's float64 bound, not bit for bit: NumPy's exp and log round differently
+    # in the last bit on other CPUs and releases (seen: NumPy 1.24).
+    case = fixtures.load("article/cross_entropy")
+    assert abs(float(result.stdout) - float(case.expected)) <= float(case.float64_bound["expected"])
 
 
 def test_accepts_lists_and_scalars():
