@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from reference._common import reduce
+
+from ..tolerances import Magnitude
 from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities
 
 NAN, INF = np.nan, np.inf
@@ -113,7 +116,8 @@ def _rates(rng, shape, log_input):
     # ~eps·(e^x + |t·x|) against 32·eps·(1 + |loss|): only cancellation (e^x ≈ t·x, or
     # e^x ≈ t in the gradient) costs a factor (e^x + |t·x|)/(1 + |loss|), at most ~15 for
     # |x| <= 2 and t <= 4 (a few roundings: under 32). Hence log-rates in [-2, 2] and
-    # conditioning 1; edge-large-log-input shows |x| up to 30 needs nothing more.
+    # conditioning 1. Where terms do cancel (edge-large-log-input: x = 5, t = 100), the record's
+    # value_magnitude holds the entry to its terms' rounding (_poisson_value_magnitude).
     # log_input=False: rates in [0.1, 4], away from x + eps = 0 (edge samples).
     if log_input:
         return rng.uniform(-2.0, 2.0, size=shape)
@@ -269,9 +273,32 @@ def _gaussian_errors():
                     TypeError, r"input.*bool")
 
 
+
+def _poisson_value_magnitude(input, target, log_input=True, full=False, *, eps=1e-8, reduction="mean"):
+    r"""Magnitudes of the terms of poisson_nll_loss's value (tests/tolerances.py).
+
+    An entry is ``e^x - t x`` (``x - t log(x + eps)``) plus, with ``full`` and ``t > 1``,
+    ``t log t - t + log(2 pi t) / 2``: each term rounded once, and their sum as large as the
+    terms where they cancel (``x = 5, t = 100``: terms of ~500 leave a loss of 12, whose
+    rounding is the terms', 40 times the loss's own). So ``rounded`` and ``accumulated`` are
+    both the sum of the terms' magnitudes, reduced as the loss is."""
+    x = np.asarray(input, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if log_input:
+            terms = np.exp(x) + np.abs(t * x)
+        else:
+            terms = np.abs(x) + np.abs(t * np.log(x + eps))
+        if full:
+            stirling = np.abs(t * np.log(t)) + np.abs(t) + np.abs(0.5 * np.log(2.0 * np.pi * t))
+            terms = terms + np.where(t > 1, stirling, 0.0)
+    terms = reduce(np.nan_to_num(terms, nan=0.0, posinf=0.0), reduction)   # a non-finite entry is compared exactly
+    return Magnitude(rounded=terms, accumulated=terms)
+
 RECORDS = [
     LossRecord(name="kl_div", module="KLDivLoss", samples=_kl_samples, errors=_kl_errors),
-    LossRecord(name="poisson_nll_loss", module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors),
+    LossRecord(name="poisson_nll_loss", module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors,
+               value_magnitude=_poisson_value_magnitude),
     LossRecord(name="gaussian_nll_loss", module="GaussianNLLLoss", samples=_gaussian_samples, errors=_gaussian_errors,
                conditioning=4.0,
                conditioning_reason="the gradient of a broadcast var sums 1/2 (1/v - d^2/v^2) over the broadcast "
