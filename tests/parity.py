@@ -31,9 +31,13 @@ def _dtype_of(request):
     return None if case is None else str(case[3]).removeprefix("torch.")
 
 
-def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None):
+def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None):
+    """Expect a known torch quirk where it shows; ``inputs``: the drawn torch (args, kwargs),
+    for a quirk that shows on some draws only."""
     dtype = _dtype_of(request) if dtype is None else str(dtype).removeprefix("torch.")
-    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype)
+    if inputs is not None:
+        inputs = to_numpy_call(*inputs)
+    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs)
     if quirk is not None:
         expect_quirk(request, quirk)
 

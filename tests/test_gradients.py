@@ -10,7 +10,7 @@ from .parity import apply_quirk, check_gradient, implementation_of
 
 def test_gradient(gradient_case, rng, impl, request):
     record, sample, device, dtype = gradient_case
-    apply_quirk(request, record, sample, device, "gradient")
     fn = implementation_of(impl, record)
     torch_args, torch_kwargs = to_torch_call(*sample.build(rng), dtype, device)
+    apply_quirk(request, record, sample, device, "gradient", inputs=(torch_args, torch_kwargs))
     check_gradient(record, f"{record.name} {sample.id}", fn, torch_args, torch_kwargs, dtype, rng)
