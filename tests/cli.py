@@ -25,6 +25,9 @@ SUITE_DIR = Path(__file__).resolve().parent
 def pytest_args(argv: list[str]) -> list[str]:
     return ["-p", f"{SUITE}.plugin",
             "-c", os.devnull, "--rootdir", str(SUITE_DIR),
+            # No conftest.py above the installed suite: a virtual environment inside a project
+            # (./.venv) would otherwise load the project's own conftest into the suite's run.
+            "--confcutdir", str(SUITE_DIR),
             "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}",
             "-rfEX", "--strict-markers",
             "--pyargs", SUITE, *argv]
