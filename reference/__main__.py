@@ -111,6 +111,42 @@ def _within(got, expected, rtol, atol) -> bool:
                 and np.all(np.abs(got[finite] - expected[finite]) <= atol + rtol * np.abs(expected[finite])))
 
 
+def torch_agreed(spec, expected, gradients, tolerance: dict):
+    """For ``python -m reference.fixtures regenerate``'s provenance: the installed torch's
+    release if its forward on the fixture's definition ``spec`` (and its float64 autograd,
+    CTC aside) agrees with ``expected`` (and ``gradients``) within ``tolerance`` (rtol, atol);
+    None if it disagrees or refuses the call; False if there is no torch."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    rtol, atol = tolerance["rtol"], tolerance["atol"]
+
+    def tensor(a):   # as a file's reader gets it: contiguous, in its recorded dtype
+        return torch.from_numpy(np.array(a, order="C")) if isinstance(a, (np.ndarray, np.generic)) else a
+
+    try:
+        leaves = [tensor(a) for a in spec.args]
+        leaves = [t.requires_grad_(True) if isinstance(t, torch.Tensor) and t.is_floating_point()
+                  and gradients is not None and i < len(gradients) and gradients[i] is not None else t
+                  for i, t in enumerate(leaves)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(torch.nn.functional, spec.loss)(*leaves, **{k: tensor(v) for k, v in spec.kwargs.items()})
+        if not _within(out.detach().double().numpy(), expected, rtol, atol):
+            return None
+        grads = [(i, t) for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if grads and spec.loss != "ctc_loss":   # torch's CTC gradient is with respect to logits
+            upstream = torch.from_numpy(np.array(spec.grad_output, dtype=np.float64)).to(out.dtype)
+            got = torch.autograd.grad(out, [t for _, t in grads], upstream, allow_unused=True)
+            if any(g is None or not _within(g.double().numpy(), gradients[i], rtol, atol)
+                   for (i, _), g in zip(grads, got)):
+                return None
+    except Exception:   # noqa: BLE001 (a release that refuses the call did not agree)
+        return None
+    return torch.__version__.split("+")[0]
+
+
 def _show(value) -> str:
     value = np.asarray(value)
     if value.ndim == 0:
