@@ -59,13 +59,17 @@ def _matrix(x):
     return x
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
-    x = array(input)
+def _multi_margin_parts(input, target, weight):
+    """The target as given, the input as (N, C) rows, N, C, the class weights, the target per row."""
     t = np.asarray(target, dtype=np.int64)
-    rows = _matrix(x)
+    rows = _matrix(array(input))
     n, classes = rows.shape
     w = [ONE] * classes if weight is None else list(array(weight))
-    ts = t.reshape(n)
+    return t, rows, n, classes, w, t.reshape(n)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
+    t, rows, n, classes, w, ts = _multi_margin_parts(input, target, weight)
     loss = np.empty(n, dtype=object)
     for i in range(n):
         y = ts[i]
@@ -79,12 +83,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction=
 
 
 def multi_margin_loss_vjp(grad_output, input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
-    x = array(input)
-    t = np.asarray(target, dtype=np.int64)
-    rows = _matrix(x)
-    n, classes = rows.shape
-    w = [ONE] * classes if weight is None else list(array(weight))
-    ts = t.reshape(n)
+    shape = np.shape(input)
+    t, rows, n, classes, w, ts = _multi_margin_parts(input, target, weight)
     g = upstream(grad_output, reduction, (n,) if t.ndim else ()).reshape(n)
     grad = np.empty(rows.shape, dtype=object)
     for i in range(n):
@@ -98,7 +98,7 @@ def multi_margin_loss_vjp(grad_output, input, target, p=1, margin=1.0, weight=No
                 entry[c] = d
                 entry[y] = entry[y] - d
         grad[i] = entry
-    return grad.reshape(x.shape), None, None, None, None
+    return grad.reshape(shape), None, None, None, None
 
 
 def multilabel_margin_loss(input, target, *, reduction="mean"):
