@@ -70,15 +70,20 @@ def _is_probability(x, target) -> bool:
     return np.shape(target) == x.shape
 
 
+def _probability_parts(x, target, weight):
+    """Probability targets: the class axis, the input as rows of classes, C, the class
+    weights, the target moved like the input, and the rows' log-softmax."""
+    axis, rows = _rows(x)
+    classes = rows.shape[-1]
+    return (axis, rows, classes, _class_weights(weight, classes), np.moveaxis(array(target), axis, -1),
+            log_softmax_rows(rows))
+
+
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     x = array(input)
     eps = _smoothing(label_smoothing)
     if _is_probability(x, target):
-        axis, rows = _rows(x)
-        classes = rows.shape[-1]
-        w = _class_weights(weight, classes)
-        p = np.moveaxis(array(target), axis, -1)
-        lsm = log_softmax_rows(rows)
+        axis, rows, classes, w, p, lsm = _probability_parts(x, target, weight)
         loss = np.empty(rows.shape[:-1], dtype=object)
         for index in np.ndindex(loss.shape):
             smoothed = [(ONE - eps) * p[index][c] + eps / classes for c in range(classes)]
@@ -105,11 +110,7 @@ def cross_entropy_vjp(grad_output, input, target, weight=None, *, ignore_index=-
     x = array(input)
     eps = _smoothing(label_smoothing)
     if _is_probability(x, target):
-        axis, rows = _rows(x)
-        classes = rows.shape[-1]
-        w = _class_weights(weight, classes)
-        p = np.moveaxis(array(target), axis, -1)
-        lsm = log_softmax_rows(rows)
+        axis, rows, classes, w, p, lsm = _probability_parts(x, target, weight)
         g = upstream(grad_output, reduction, rows.shape[:-1], num(int(np.prod(rows.shape[:-1], dtype=np.int64))))
         grad_x = np.empty(rows.shape, dtype=object)
         grad_p = np.empty(rows.shape, dtype=object)
