@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+import lossref
 from benchmarks.cases import CASES, SIZES
 
 #: Timed rounds by size, fewer where one call is slow: at most ~ROUND_BUDGET_S seconds of
@@ -93,7 +93,7 @@ def _torch_side(case, args, kwargs, direction, device):
             sync()
         return run
     # The arguments the reference differentiates (its non-None gradients) require grad in torch.
-    grads = getattr(reference, case.loss + "_backward")(GRAD_OUTPUT, *args, **kwargs)
+    grads = getattr(lossref, case.loss + "_backward")(GRAD_OUTPUT, *args, **kwargs)
     leaves = [t for t, g in zip(tensors, grads) if g is not None]
     for t in leaves:
         t.requires_grad_(True)
@@ -107,9 +107,9 @@ def _torch_side(case, args, kwargs, direction, device):
 
 def _reference_side(case, args, kwargs, direction):
     if direction == "forward":
-        function = getattr(reference, case.loss)
+        function = getattr(lossref, case.loss)
         return lambda: function(*args, **kwargs)
-    function = getattr(reference, case.loss + "_backward")
+    function = getattr(lossref, case.loss + "_backward")
     return lambda: function(GRAD_OUTPUT, *args, **kwargs)
 
 

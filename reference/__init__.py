@@ -4,9 +4,9 @@
 ``torch.nn.functional.<name>`` (without the deprecated ``size_average`` and ``reduce``),
 takes anything ``numpy.asarray`` accepts and returns a float64 ``numpy.ndarray`` of the
 shape torch returns. ``reference.<name>_backward(grad_output, *args, **kwargs)`` is its
-hand-derived gradient. ``reference.fixtures`` loads the citable expected values.
+hand-derived gradient. ``lossref.fixtures`` loads the citable expected values.
 
-This package never imports torch (only ``python -m reference`` compares with it).
+This package never imports torch (only ``python -m lossref`` compares with it).
 """
 
 from importlib import import_module

@@ -1,4 +1,4 @@
-"""``python -m reference``: the article's examples, then one parity line per loss.
+"""``python -m lossref``: the article's examples, then one parity line per loss.
 
 For each of the article's examples it prints the value the article printed, the
 reference's value and torch's on every device present; then, for every loss, whether
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-import reference
-from reference import fixtures
+import lossref
+from lossref import fixtures
 
 #: Exit status when torch is missing or outside the declared range (1: a disagreement).
 NOT_RUN = 2
@@ -112,7 +112,7 @@ def _within(got, expected, rtol, atol) -> bool:
 
 
 def torch_agreed(spec, expected, gradients, tolerance: dict):
-    """For ``python -m reference.fixtures regenerate``'s provenance: the installed torch's
+    """For ``python -m lossref.fixtures regenerate``'s provenance: the installed torch's
     release if its forward on the fixture's definition ``spec`` (and its float64 autograd,
     CTC aside) agrees with ``expected`` (and ``gradients``) within ``tolerance`` (rtol, atol);
     None if it disagrees or refuses the call; False if there is no torch."""
@@ -164,12 +164,12 @@ def main() -> int:
     try:
         import torch
     except ImportError:
-        print("python -m reference compares with torch, which is not installed: "
+        print("python -m lossref compares with torch, which is not installed: "
               "pip install 'lossref[torch]' (the references themselves need only NumPy)")
         return NOT_RUN
     minimum = declared_torch_minimum()
     if minimum is not None and torch.torch_version.TorchVersion(torch.__version__) < minimum:
-        print(f"python -m reference: torch {torch.__version__} is older than the supported range "
+        print(f"python -m lossref: torch {torch.__version__} is older than the supported range "
               f"(torch>={minimum}): pip install 'torch>={minimum}'")
         return NOT_RUN
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -183,7 +183,7 @@ def main() -> int:
         if not name.startswith("article/"):
             continue
         case = fixtures.load(name)
-        ref = getattr(reference, case.loss)(*case.args, **case.kwargs)
+        ref = getattr(lossref, case.loss)(*case.args, **case.kwargs)
         agrees = _within(ref, case.expected, *_tolerance(case))
         if case.printed is not None:
             agrees &= not fixtures.printed_mismatches(ref, case.printed)
@@ -212,7 +212,7 @@ def main() -> int:
     for name in fixtures.names():
         case = fixtures.load(name)
         by_loss[case.loss].append(case)
-    for loss in reference.LOSSES:
+    for loss in lossref.LOSSES:
         cases = by_loss.get(loss, [])
         if not hasattr(torch.nn.functional, loss):
             print(f"  {loss:<36} not checked: torch {torch.__version__} has no {loss}")
@@ -222,7 +222,7 @@ def main() -> int:
         failures = [problem for c in checked for d in devices
                     for problem in [_torch_disagrees(torch, c, d)] if problem]
         failures += [f"{c.name} (reference)" for c in cases
-                     if not _within(getattr(reference, loss)(*c.args, **c.kwargs), c.expected, *_tolerance(c))]
+                     if not _within(getattr(lossref, loss)(*c.args, **c.kwargs), c.expected, *_tolerance(c))]
         if not cases:
             failures.append("no fixture")
         ok &= not failures

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+import lossref
 
 from . import quirks
 from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
@@ -63,7 +63,7 @@ def implementation_of(impl, record):
 
 def array_parameters(name: str) -> list[str]:
     """The forward's positional parameters: one backward entry each."""
-    return [p.name for p in inspect.signature(getattr(reference, name)).parameters.values()
+    return [p.name for p in inspect.signature(getattr(lossref, name)).parameters.values()
             if p.kind is p.POSITIONAL_OR_KEYWORD]
 
 
@@ -91,7 +91,7 @@ def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
     before = _Snapshot(record.name, torch_args, torch_kwargs)
     got = result_to_numpy(fn(*torch_args, **torch_kwargs))   # an exception of the implementation propagates as is
     before.assert_unchanged(what)
-    expected = getattr(reference, record.name)(*ref_args, **ref_kwargs)
+    expected = getattr(lossref, record.name)(*ref_args, **ref_kwargs)
     assert isinstance(expected, np.ndarray) and expected.dtype == np.float64, f"{what}: not a float64 ndarray"
     magnitude = record.value_magnitude(*ref_args, **ref_kwargs) if record.value_magnitude is not None else None
     assert_matches(got, expected, tolerance(dtype, record.conditioning), what=f"{what}: value", dtype=dtype,
@@ -134,7 +134,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     if transform is not None:
         leaf = ref_args[transform.position]
         ref_args = ref_args[:transform.position] + (transform.numpy_fn(leaf),) + ref_args[transform.position + 1:]
-    ref_grads = getattr(reference, f"{record.name}_backward")(to_numpy(grad_output), *ref_args, **ref_kwargs)
+    ref_grads = getattr(lossref, f"{record.name}_backward")(to_numpy(grad_output), *ref_args, **ref_kwargs)
     assert isinstance(ref_grads, tuple) and len(ref_grads) == len(array_parameters(record.name)), (
         f"{record.name}_backward must return a tuple with one entry per positional parameter of the forward")
     if transform is not None and ref_grads[transform.position] is not None:

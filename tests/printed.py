@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference.fixtures import printed_mismatches
+from lossref.fixtures import printed_mismatches
 
 
 def assert_printed(value, printed: str, what: str = "value") -> None:

@@ -98,7 +98,7 @@ QUIRKS: tuple[Quirk, ...] = (
         tests=("gradient",),   # fixed in 2.14: tests/releases.py
         reason="up to torch 2.13, clamp_min's backward passes the gradient at the kink (max(0, z) at z = 0 "
                "gets slope 1); torch documents the minimum-norm subgradient (0), which clamp follows from 2.14 "
-               "on, and so does the reference (reference._common.hinge_active)",
+               "on, and so does the reference (lossref._common.hinge_active)",
         thread="https://github.com/pytorch/pytorch/issues/184574 (changed in 2.14; regression report #195931)",
     ),
     Quirk(

@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import reference
-from reference import fixtures
+import lossref
+from lossref import fixtures
 
 from . import article
 from .compare import assert_matches
@@ -29,7 +29,7 @@ def test_cross_entropy_loss_module(device):
     assert_printed(loss.item(), "3.7925", "nn.CrossEntropyLoss")
     assert_printed(F.cross_entropy(tensor(article.LOGITS, device), tensor(article.TARGETS, device)).item(),
                    "3.7925", "F.cross_entropy")
-    assert_printed(reference.cross_entropy(article.LOGITS, article.TARGETS), "3.7925", "reference")
+    assert_printed(lossref.cross_entropy(article.LOGITS, article.TARGETS), "3.7925", "reference")
 
 
 def test_softmax_and_log_softmax_tables(device):
@@ -56,14 +56,14 @@ def test_per_sample_losses_by_hand(device):
     per_sample = -lsm[torch.arange(3), tensor(article.TARGETS, device)]
     assert_printed(per_sample.cpu(), "8.0005 3.3555 0.021476", "-log_softmax[target]")
     assert_printed(per_sample.mean().item(), "3.7925", "mean")
-    assert_printed(reference.cross_entropy(article.LOGITS, article.TARGETS, reduction="none"),
+    assert_printed(lossref.cross_entropy(article.LOGITS, article.TARGETS, reduction="none"),
                    "8.0005 3.3555 0.021476", "reference, reduction='none'")
 
 
 def test_nll_loss_on_the_printed_log_softmax(device):
     loss = nn.NLLLoss()(tensor(article.ROUNDED_LOG_SOFTMAX, device), tensor(article.TARGETS, device))
     assert_printed(loss.item(), "3.7925", "nn.NLLLoss")
-    assert_printed(reference.nll_loss(article.ROUNDED_LOG_SOFTMAX, article.TARGETS), "3.7925", "reference")
+    assert_printed(lossref.nll_loss(article.ROUNDED_LOG_SOFTMAX, article.TARGETS), "3.7925", "reference")
 
 
 SEGMENTATION = [
@@ -87,7 +87,7 @@ def test_nll_loss2d(logits, targets, printed, module, device):
         warnings.simplefilter("ignore", FutureWarning)   # NLLLoss2d is deprecated in favour of NLLLoss
         loss = module()(log_probs, tensor(targets, device))
     assert_printed(loss.item(), printed, module.__name__)
-    ref = reference.nll_loss(log_probs.cpu().double().numpy(), targets)
+    ref = lossref.nll_loss(log_probs.cpu().double().numpy(), targets)
     assert_printed(ref, printed, "reference")
 
 
@@ -107,7 +107,7 @@ def test_bce_with_the_articles_integer_targets_is_refused(device):
     with pytest.raises(RuntimeError, match="Found dtype Long but expected Float"):
         nn.BCELoss()(probs, tensor(article.ONE_HOT, device))
     with pytest.raises(TypeError, match="target"):
-        reference.binary_cross_entropy(probs.cpu().numpy(), article.ONE_HOT)
+        lossref.binary_cross_entropy(probs.cpu().numpy(), article.ONE_HOT)
     # With float targets, on the fixture's recorded probabilities (not recomputed: log1p(-x)
     # at x = sigmoid(10) = 1 - 4.5e-5 turns one ulp of x into 1e-12 of the loss).
     case = fixtures.load("article/binary_cross_entropy")
@@ -120,8 +120,8 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(device):
     x = tensor(article.LOGITS, device).double().requires_grad_(True)
     F.cross_entropy(x, tensor(article.TARGETS, device)).backward()
     one_hot = np.eye(5)[article.TARGETS]
-    softmax = np.exp(reference.classification.log_softmax(article.LOGITS.astype(np.float64), 1))
+    softmax = np.exp(lossref.classification.log_softmax(article.LOGITS.astype(np.float64), 1))
     by_hand = (softmax - one_hot) / 3
     np.testing.assert_allclose(x.grad.cpu().numpy(), by_hand, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(reference.cross_entropy_backward(1.0, article.LOGITS, article.TARGETS)[0],
+    np.testing.assert_allclose(lossref.cross_entropy_backward(1.0, article.LOGITS, article.TARGETS)[0],
                                by_hand, rtol=1e-12, atol=1e-15)

@@ -10,7 +10,7 @@ import inspect
 import pytest
 import torch.nn.functional as F
 
-import reference
+import lossref
 
 from . import releases
 from .registry import by_name
@@ -32,22 +32,22 @@ def torch_losses() -> list[str]:
 
 def test_every_torch_loss_has_a_reference_and_a_record():
     missing = [n for n in torch_losses()
-               if not hasattr(reference, n) or not hasattr(reference, f"{n}_backward") or n not in by_name]
+               if not hasattr(lossref, n) or not hasattr(lossref, f"{n}_backward") or n not in by_name]
     assert missing == [], f"torch.nn.functional losses without reference, _backward or registry record: {missing}"
 
 
 def test_every_reference_is_a_torch_loss_or_declared_unavailable():
-    extra = [n for n in reference.LOSSES if n not in torch_losses() and by_name[n].available()]
+    extra = [n for n in lossref.LOSSES if n not in torch_losses() and by_name[n].available()]
     assert extra == []
 
 
 @pytest.mark.parametrize("name", torch_losses())
 def test_signature_matches_torch(name):
-    if not hasattr(reference, name):
+    if not hasattr(lossref, name):
         pytest.fail(f"reference has no {name}")
     theirs = inspect.signature(getattr(F, name)).parameters
     # An argument the installed torch predates (tests/releases.py) is not in its signature.
-    ours = {n: p for n, p in inspect.signature(getattr(reference, name)).parameters.items()
+    ours = {n: p for n, p in inspect.signature(getattr(lossref, name)).parameters.items()
             if not releases.lacks_argument(name, n)}
     kept = [p for p in theirs.values() if p.name not in EXEMPT]
     assert [p.name for p in ours.values()] == [p.name for p in kept], "parameter names or order differ"
@@ -64,16 +64,16 @@ def test_signature_matches_torch(name):
             assert our_p.kind is our_p.POSITIONAL_OR_KEYWORD, f"{name}: {theirs_p.name} must stay positional"
 
 
-@pytest.mark.parametrize("name", reference.LOSSES)
+@pytest.mark.parametrize("name", lossref.LOSSES)
 def test_backward_takes_the_forwards_arguments(name):
-    forward = list(inspect.signature(getattr(reference, name)).parameters.values())
-    backward = list(inspect.signature(getattr(reference, f"{name}_backward")).parameters.values())
+    forward = list(inspect.signature(getattr(lossref, name)).parameters.values())
+    backward = list(inspect.signature(getattr(lossref, f"{name}_backward")).parameters.values())
     assert backward[0].name == "grad_output"
     assert [(p.name, p.kind, p.default) for p in backward[1:]] == [(p.name, p.kind, p.default) for p in forward]
 
 
-@pytest.mark.parametrize("name", reference.LOSSES)
+@pytest.mark.parametrize("name", lossref.LOSSES)
 def test_docstring_gives_the_formula(name):
-    for fn in (getattr(reference, name), getattr(reference, f"{name}_backward")):
+    for fn in (getattr(lossref, name), getattr(lossref, f"{name}_backward")):
         doc = inspect.getdoc(fn) or ""
         assert len(doc.splitlines()) >= 3 and any(c in doc for c in "=∑Σ"), f"{fn.__name__}: no formula in docstring"

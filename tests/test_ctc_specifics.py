@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import reference
+import lossref
 
 from .compare import assert_matches
 from .printed import assert_printed
@@ -50,7 +50,7 @@ def test_ctc_gradient_is_wrt_logits():
     """
     lp = GOLDEN[0]
     torch_grad = _torch_grad(*GOLDEN, reduction="sum")
-    true_grad = reference.ctc_loss_backward(np.float64(1.0), *GOLDEN, reduction="sum")[0]
+    true_grad = lossref.ctc_loss_backward(np.float64(1.0), *GOLDEN, reduction="sum")[0]
     assert_matches(torch_grad, true_grad + np.exp(lp), FLOAT64, "torch autograd vs true gradient + exp(log_probs)")
     assert_printed(torch_grad, TORCH_AUTOGRAD, "torch autograd gradient (§5b)")
     # Not the true derivative: the difference is exactly exp(log_probs), far from rounding.
@@ -66,7 +66,7 @@ def test_ctc_gradient_convention_per_sample_and_frame():
     args = (lp, np.array([[1, 2, 2], [3, 0, 0], [4, 1, 0]]), np.array([7, 5, 3]), np.array([3, 1, 0]))
     grad_output = 0.7
     torch_grad = _torch_grad(*args, grad_output=grad_output, reduction="mean")
-    true_grad = reference.ctc_loss_backward(grad_output, *args, reduction="mean")[0]
+    true_grad = lossref.ctc_loss_backward(grad_output, *args, reduction="mean")[0]
     weight = grad_output / (3 * np.maximum(args[3], 1))
     used = np.arange(7)[:, None] < args[2][None, :]
     expected = np.where(used[:, :, None], true_grad + np.exp(lp) * weight[None, :, None], 0.0)
@@ -75,7 +75,7 @@ def test_ctc_gradient_convention_per_sample_and_frame():
 
 def test_true_gradient_matches_golden_finite_differences():
     """§5b: the true d loss / d log_probs (there by finite differences) to the printed digits."""
-    grad = reference.ctc_loss_backward(np.float64(1.0), *GOLDEN, reduction="sum")
+    grad = lossref.ctc_loss_backward(np.float64(1.0), *GOLDEN, reduction="sum")
     assert grad[1:] == (None,) * 6
     assert grad[0].shape == (3, 1, 3)
     assert_printed(grad[0], FINITE_DIFFERENCES, "true gradient (§5b)")
@@ -107,12 +107,12 @@ def test_true_gradient_is_the_derivative_of_the_forward(case):
             kwargs["reduction"] = "sum"
         args = (lp, targets, il, tl)
     kwargs.setdefault("reduction", "mean")
-    out_shape = reference.ctc_loss(*args, **kwargs).shape
+    out_shape = lossref.ctc_loss(*args, **kwargs).shape
     grad_output = rng.normal(size=out_shape)
-    analytic = reference.ctc_loss_backward(grad_output, *args, **kwargs)[0]
+    analytic = lossref.ctc_loss_backward(grad_output, *args, **kwargs)[0]
 
     def f(x):
-        return float(np.sum(grad_output * reference.ctc_loss(x, *args[1:], **kwargs)))
+        return float(np.sum(grad_output * lossref.ctc_loss(x, *args[1:], **kwargs)))
 
     step = 1e-6
     numeric = np.zeros_like(lp)
@@ -131,12 +131,12 @@ def test_reference_refuses_labels_outside_the_classes():
     read, by either side, so anything may stand there."""
     lp = np.log(np.full((4, 2, 3), 1 / 3))
     with pytest.raises(IndexError, match=r"targets.*3.*\[0, 3\)"):
-        reference.ctc_loss(lp, np.array([[1, 3], [1, 2]]), np.array([4, 4]), np.array([2, 2]))
+        lossref.ctc_loss(lp, np.array([[1, 3], [1, 2]]), np.array([4, 4]), np.array([2, 2]))
     with pytest.raises(IndexError, match=r"targets.*-1"):
-        reference.ctc_loss_backward(1.0, lp, np.array([1, -1, 2]), np.array([4, 4]), np.array([2, 1]))
+        lossref.ctc_loss_backward(1.0, lp, np.array([1, -1, 2]), np.array([4, 4]), np.array([2, 1]))
     padded = (lp, np.array([[1, -1], [2, 7]]), np.array([4, 4]), np.array([1, 1]))
     expected = F.ctc_loss(*(torch.as_tensor(a) for a in padded), reduction="none").numpy()
-    assert_matches(reference.ctc_loss(*padded, reduction="none"), expected, FLOAT64, "padding ignored")
+    assert_matches(lossref.ctc_loss(*padded, reduction="none"), expected, FLOAT64, "padding ignored")
 
 
 def test_lengths_as_lists_tuples_and_any_shape():
@@ -145,9 +145,9 @@ def test_lengths_as_lists_tuples_and_any_shape():
     x = rng.normal(size=(5, 2, 4))
     lp = x - np.log(np.exp(x).sum(-1, keepdims=True))
     targets = np.array([[1, 2], [3, 3]])
-    want = reference.ctc_loss(lp, targets, np.array([5, 5]), np.array([2, 2]), reduction="none")
+    want = lossref.ctc_loss(lp, targets, np.array([5, 5]), np.array([2, 2]), reduction="none")
     for il, tl in [([5, 5], [2, 2]), ((5, 5), (2, 2)), (np.array([[5, 5]]), np.array([[2], [2]]))]:
-        got = reference.ctc_loss(lp, targets, il, tl, reduction="none")
+        got = lossref.ctc_loss(lp, targets, il, tl, reduction="none")
         assert_matches(got, want, FLOAT64, f"lengths {il!r}")
         assert_matches(F.ctc_loss(torch.tensor(lp), torch.tensor(targets), torch.as_tensor(il) if
                                   isinstance(il, np.ndarray) else il, torch.as_tensor(tl) if

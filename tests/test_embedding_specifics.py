@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import reference
+import lossref
 
 from .compare import assert_matches
 from .registry.embedding import COSINE_DISTANCE, FIXTURES, SQUARED_EUCLIDEAN
@@ -25,12 +25,12 @@ def _plain_distance(a, b):
 
 
 def test_custom_distance_without_backward_forward_works_backward_refuses():
-    value = reference.triplet_margin_with_distance_loss(*TRIPLET, distance_function=_plain_distance)
+    value = lossref.triplet_margin_with_distance_loss(*TRIPLET, distance_function=_plain_distance)
     expected = F.triplet_margin_with_distance_loss(
         *map(torch.from_numpy, TRIPLET), distance_function=lambda x, y: (x - y).abs().sum(-1))
     assert_matches(value, expected.numpy(), FLOAT64)
     with pytest.raises(TypeError, match="distance_function.*backward"):
-        reference.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET,
+        lossref.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET,
                                                              distance_function=_plain_distance)
 
 
@@ -40,7 +40,7 @@ def test_custom_distance_backward_is_used():
         return _plain_distance(a, b)
     scaled.backward = lambda a, b, g: (3 * np.sign(a - b) * g[..., None], -3 * np.sign(a - b) * g[..., None])
     # margin 4: both rows active, away from the kink (z = 3 and 1).
-    grads = reference.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET, distance_function=scaled,
+    grads = lossref.triplet_margin_with_distance_loss_backward(np.float64(1.0), *TRIPLET, distance_function=scaled,
                                                                  margin=4.0)
     a, p, n = (torch.from_numpy(x).requires_grad_() for x in TRIPLET)
     loss = F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1),
@@ -51,7 +51,7 @@ def test_custom_distance_backward_is_used():
 
 def test_distance_function_is_keyword_only():
     with pytest.raises(TypeError):
-        reference.triplet_margin_with_distance_loss(*TRIPLET, None)
+        lossref.triplet_margin_with_distance_loss(*TRIPLET, None)
 
 
 @pytest.mark.parametrize("distance", [COSINE_DISTANCE, SQUARED_EUCLIDEAN], ids=repr)
@@ -71,7 +71,7 @@ def test_cosine_epsilon_is_torchs_float32_constant():
     """torch adds EPSILON = 1e-12f (a C++ float, 9.999999960041972e-13) to each squared norm:
     with a tiny input1 the cosine, and so the loss, shows which one."""
     x1, x2, y = np.array([[1e-6, 0.0]]), np.array([[1.0, 0.0]]), np.array([-1])
-    got = reference.cosine_embedding_loss(x1, x2, y, margin=-1.0, reduction="none")
+    got = lossref.cosine_embedding_loss(x1, x2, y, margin=-1.0, reduction="none")
     want = F.cosine_embedding_loss(*map(torch.from_numpy, (x1, x2, y)), margin=-1.0, reduction="none").numpy()
     assert_matches(got, want, FLOAT64)
     assert abs(got[0] - (1.0 + 1e-6 / np.sqrt((1e-12 + 1e-12) * (1 + 1e-12)))) > 1e-10
@@ -85,7 +85,7 @@ def test_golden_gradients_match_torch(spec):
     grad_output = torch.as_tensor(np.asarray(spec.grad_output, dtype=np.float64))
     leaves = [a for a in args if a.requires_grad]
     want = iter(torch.autograd.grad(out, leaves, grad_output))
-    got = getattr(reference, f"{spec.loss}_backward")(spec.grad_output, *spec.args, **spec.kwargs)
+    got = getattr(lossref, f"{spec.loss}_backward")(spec.grad_output, *spec.args, **spec.kwargs)
     for arg, grad in zip(args, got):
         if arg.requires_grad:
             assert_matches(grad, next(want).numpy(), FLOAT64)

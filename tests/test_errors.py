@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+import lossref
 
 from . import releases
 from .convert import as_tensor, to_torch_call
@@ -31,14 +31,14 @@ def test_torch_refuses(error_case, impl):
 def test_reference_refuses(error_case):
     record, case = error_case
     with pytest.raises(case.reference_error, match=case.reference_match):
-        getattr(reference, record.name)(*case.args, **case.kwargs)
+        getattr(lossref, record.name)(*case.args, **case.kwargs)
 
 
 def test_reference_backward_refuses(error_case):
     record, case = error_case
     grad_output = np.float64(1.0)
     with pytest.raises(case.reference_error, match=case.reference_match):
-        getattr(reference, f"{record.name}_backward")(grad_output, *case.args, **case.kwargs)
+        getattr(lossref, f"{record.name}_backward")(grad_output, *case.args, **case.kwargs)
 
 
 def test_unsupported_dtype_still_refused(unsupported_case, impl):

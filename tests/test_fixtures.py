@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-import reference
-from reference import fixtures
-from reference.fixtures import FixtureError, build
-from reference.fixtures.cases import specs
+import lossref
+from lossref import fixtures
+from lossref.fixtures import FixtureError, build
+from lossref.fixtures.cases import specs
 
 from . import quirks, releases
 from .compare import assert_matches
@@ -49,7 +49,7 @@ def test_every_loss_has_fixtures_with_gradients():
     for name in NAMES:
         case = _case(name)
         by_loss.setdefault(case.loss, []).append(case)
-    assert sorted(set(reference.LOSSES) - set(by_loss)) == []
+    assert sorted(set(lossref.LOSSES) - set(by_loss)) == []
     thin = {loss: len(cases) for loss, cases in by_loss.items() if len(cases) < 5}
     assert not thin, f"losses with fewer than 5 fixtures: {thin}"
     assert all(any(c.gradients is not None for c in cases) for cases in by_loss.values())
@@ -62,8 +62,8 @@ def test_every_file_has_a_definition_and_back():
 @pytest.mark.parametrize("name", NAMES)
 def test_file_is_its_definition(name):
     """Name, loss, description, source, generator, inputs, options, grad_output, printed
-    values and tolerance are exactly what reference.fixtures.cases defines (no float is
-    computed for them: derived inputs come from reference.fixtures.cases._exact)."""
+    values and tolerance are exactly what lossref.fixtures.cases defines (no float is
+    computed for them: derived inputs come from lossref.fixtures.cases._exact)."""
     raw = json.loads((fixtures.root() / f"{name}.json").read_text(encoding="utf-8"))
     wanted = build.definition(SPECS[name])
     intermediates = wanted.pop("intermediates", {})
@@ -174,7 +174,7 @@ class _NudgedReference:
         self.ulps = ulps
 
     def __getattr__(self, name):
-        return _nudged(getattr(reference, name), self.ulps)
+        return _nudged(getattr(lossref, name), self.ulps)
 
 
 def test_a_few_ulps_anywhere_in_the_reference_still_pass():
@@ -214,7 +214,7 @@ def _copy_tree(tmp_path, names):
 
 
 def test_the_full_check_passes_and_catches_one_ulp_in_an_expected_value(tmp_path, monkeypatch):
-    """``python -m reference.fixtures check`` (the oracle recomputed: mpmath) on every file passes;
+    """``python -m lossref.fixtures check`` (the oracle recomputed: mpmath) on every file passes;
     on a copy with one expected value moved by one ulp it fails and names the field."""
     pytest.importorskip("mpmath")
     lines = []
@@ -276,14 +276,14 @@ def test_schema_breaking_file_names_field(tmp_path, field, breaking, message):
 
 def test_definitions_compute_no_input_with_numpy_transcendentals():
     """Inputs must be the same bits on every machine: NumPy's exp, log, ... round differently
-    on different CPUs, so a derived input goes through reference.fixtures.cases._exact
+    on different CPUs, so a derived input goes through lossref.fixtures.cases._exact
     (decimal, correctly rounded) instead. +, -, *, / and sqrt are IEEE-exact everywhere."""
     import inspect
     import re
 
-    from reference.fixtures import cases
+    from lossref.fixtures import cases
 
     for module in cases.MODULES:
-        source = inspect.getsource(__import__(f"reference.fixtures.cases.{module}", fromlist=["CASES"]))
+        source = inspect.getsource(__import__(f"lossref.fixtures.cases.{module}", fromlist=["CASES"]))
         used = re.findall(r"\bnp\.(exp|expm1|log|log1p|log2|log10|sin|cos|tan|tanh|power|logaddexp)\(", source)
         assert not used, f"reference/fixtures/cases/{module}.py computes an input with np.{used[0]}"

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-import reference
-from reference._common import log_softmax, sigmoid
+import lossref
+from lossref._common import log_softmax, sigmoid
 
 from .compare import assert_matches
 from .convert import as_tensor
@@ -41,7 +41,7 @@ class TorchSide:
 
 @pytest.fixture(params=["reference", "implementation"])
 def side(request, impl):
-    return reference if request.param == "reference" else TorchSide(impl)
+    return lossref if request.param == "reference" else TorchSide(impl)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])

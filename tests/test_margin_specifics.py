@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
+import lossref
 
 from .registry.margin import FIXTURES
 
@@ -38,9 +38,9 @@ def _numbers(printed: str) -> np.ndarray:
 
 @pytest.mark.parametrize("loss, args, kwargs, value, grad", GOLDEN_GRADIENTS, ids=[g[0] for g in GOLDEN_GRADIENTS])
 def test_golden_gradient(loss, args, kwargs, value, grad):
-    got = getattr(reference, loss)(*args, **kwargs)
+    got = getattr(lossref, loss)(*args, **kwargs)
     np.testing.assert_allclose(got, float(value), rtol=1e-12, atol=0)
-    grads = getattr(reference, f"{loss}_backward")(np.float64(1.0), *args, **kwargs)
+    grads = getattr(lossref, f"{loss}_backward")(np.float64(1.0), *args, **kwargs)
     assert grads[0].shape == args[0].shape
     np.testing.assert_allclose(grads[0].ravel(), _numbers(grad), rtol=1e-12, atol=1e-15)
     assert all(g is None for g in grads[1:]), "only the input has a gradient in these calls"
@@ -48,12 +48,12 @@ def test_golden_gradient(loss, args, kwargs, value, grad):
 
 @pytest.mark.parametrize("spec", FIXTURES, ids=[f.name for f in FIXTURES])
 def test_fixture_printed_value(spec):
-    got = np.ravel(getattr(reference, spec.loss)(*spec.args, **spec.kwargs))
+    got = np.ravel(getattr(lossref, spec.loss)(*spec.args, **spec.kwargs))
     expected = _numbers(spec.printed)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=_printed_tolerance(spec.printed), atol=1e-12)
     # The gradient the fixture records exists, in the argument's shape.
-    grads = getattr(reference, f"{spec.loss}_backward")(spec.grad_output, *spec.args, **spec.kwargs)
+    grads = getattr(lossref, f"{spec.loss}_backward")(spec.grad_output, *spec.args, **spec.kwargs)
     assert grads[0] is not None and grads[0].shape == np.shape(spec.args[0])
 
 
@@ -62,14 +62,14 @@ def test_soft_margin_overflow_threshold_is_float64s():
     inf (gradient nan) beyond, as torch in float64; narrower dtypes in torch overflow earlier."""
     x = np.array([-709.0, -710.0])
     y = np.ones(2)
-    np.testing.assert_array_equal(np.isinf(reference.soft_margin_loss(x, y, reduction="none")), [False, True])
-    grad, target_grad = reference.soft_margin_loss_backward(np.ones(2), x, y, reduction="none")
+    np.testing.assert_array_equal(np.isinf(lossref.soft_margin_loss(x, y, reduction="none")), [False, True])
+    grad, target_grad = lossref.soft_margin_loss_backward(np.ones(2), x, y, reduction="none")
     assert np.isfinite(grad[0]) and np.isnan(grad[1]) and target_grad is None
 
 
 def test_multilabel_margin_entries_after_terminator_are_ignored():
     """Only the prefix before the first -1 counts: what follows changes nothing (if in range)."""
     x = np.array([[0.1, 0.2, 0.4, 0.8]])
-    a = reference.multilabel_margin_loss(x, np.array([[3, -1, 0, 1]]), reduction="none")
-    b = reference.multilabel_margin_loss(x, np.array([[3, -1, 2, 2]]), reduction="none")
+    a = lossref.multilabel_margin_loss(x, np.array([[3, -1, 0, 1]]), reduction="none")
+    b = lossref.multilabel_margin_loss(x, np.array([[3, -1, 2, 2]]), reduction="none")
     np.testing.assert_array_equal(a, b)

@@ -15,9 +15,9 @@ import pytest
 
 mpmath = pytest.importorskip("mpmath")
 
-from reference import oracle  # noqa: E402
-from reference.fixtures.cases import specs  # noqa: E402
-from reference.oracle._num import MP, Num, array, total  # noqa: E402
+from lossref import oracle  # noqa: E402
+from lossref.fixtures.cases import specs  # noqa: E402
+from lossref.oracle._num import MP, Num, array, total  # noqa: E402
 
 #: Cases whose inputs sit on a kink, a clamp or a branch switch on purpose: their recorded
 #: gradient is a convention (a subgradient, torch's clamp handling), not a derivative.

@@ -183,7 +183,7 @@ def test_every_package_of_the_suite_and_the_references_is_installed():
         pytest.skip("the installed suite: no pyproject.toml beside it")
     setuptools = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]
     listed = set(setuptools["packages"])
-    for name, source in (("lossref", cli.SUITE_DIR), ("reference", cli.SUITE_DIR.parent / "reference")):
+    for name, source in (("lossref.tests", cli.SUITE_DIR), ("lossref", cli.SUITE_DIR.parent / "reference")):
         assert setuptools["package-dir"][name] == source.name
         found = {".".join((name, *init.parent.relative_to(source).parts)) for init in source.rglob("__init__.py")}
         assert sorted(found - listed) == []

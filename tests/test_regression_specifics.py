@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import reference
+import lossref
 
 from . import releases
 from .compare import assert_matches
@@ -48,13 +48,13 @@ def test_complex_l1(case, call):
     torch_kwargs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     with pytest.warns(UserWarning) if x.shape != y.shape else _nothing():
         out = getattr(F, name)(tx, ty, **torch_kwargs)
-    expected = getattr(reference, name)(x, y, **kwargs)
+    expected = getattr(lossref, name)(x, y, **kwargs)
     assert expected.dtype == np.float64
     assert_matches(out.detach().numpy(), expected, FLOAT64, what=f"{name} {case} forward")
 
     g = np.random.default_rng(0).normal(size=out.shape)
     torch_grads = torch.autograd.grad(out, [tx, ty], torch.tensor(g, dtype=out.dtype))
-    ref_grads = getattr(reference, f"{name}_backward")(g, x, y, **kwargs)
+    ref_grads = getattr(lossref, f"{name}_backward")(g, x, y, **kwargs)
     for position, (theirs, ours) in enumerate(zip(torch_grads, ref_grads)):
         theirs = theirs.numpy()
         assert ours is not None and ours.shape == theirs.shape

@@ -59,16 +59,16 @@ def test_old_gaussian_var_rule():
     assert not any(accepted((x, x, np.ones(s)), {}) for s in ((1, 3), (3,), (), (4, 3, 1), (1, 1)))
 
 
-# --- the main job (python -m reference) on a torch outside the range ------------------
+# --- the main job (python -m lossref) on a torch outside the range ------------------
 
 def test_the_main_job_reads_the_declared_minimum():
-    from reference import __main__ as main_job
+    from lossref import __main__ as main_job
     assert main_job.declared_torch_minimum() == releases.OLDEST.rsplit(".", 1)[0]
 
 
 def test_the_main_job_refuses_an_older_torch_in_one_line(monkeypatch, capsys):
     import torch
-    from reference import __main__ as main_job
+    from lossref import __main__ as main_job
     monkeypatch.setattr(torch, "__version__", "2.3.1")
     assert main_job.main() == main_job.NOT_RUN
     out = capsys.readouterr().out
@@ -76,7 +76,7 @@ def test_the_main_job_refuses_an_older_torch_in_one_line(monkeypatch, capsys):
 
 
 def test_the_main_job_without_torch_says_so_in_one_line(monkeypatch, capsys):
-    from reference import __main__ as main_job
+    from lossref import __main__ as main_job
     monkeypatch.setitem(sys.modules, "torch", None)   # import torch raises ImportError
     assert main_job.main() == main_job.NOT_RUN
     out = capsys.readouterr().out
@@ -85,7 +85,7 @@ def test_the_main_job_without_torch_says_so_in_one_line(monkeypatch, capsys):
 
 def test_the_main_job_names_an_argument_torch_lacks():
     from types import SimpleNamespace
-    from reference import __main__ as main_job
+    from lossref import __main__ as main_job
     fake = SimpleNamespace(__version__="2.4.1", nn=SimpleNamespace(functional=SimpleNamespace(
         l1_loss=lambda input, target, size_average=None, reduce=None, reduction="mean": None)))
     x = np.ones(2)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+import lossref
 
 from .compare import assert_matches
 from .convert import to_numpy
@@ -92,7 +92,7 @@ def test_cross_entropy_at_scale(dtype, impl, rng):
     _needs(2, dtype)
     x, target = _logits(int(rng.integers(2 ** 31)), dtype), _targets(rng)
     got = fn(x, target, reduction="none").detach().cpu().double().numpy()
-    expected, magnitude = _streamed(reference.cross_entropy, record.value_magnitude, (x, target), (),
+    expected, magnitude = _streamed(lossref.cross_entropy, record.value_magnitude, (x, target), (),
                                     {"reduction": "none"})
     assert_matches(got, expected, tolerance(dtype), f"cross_entropy {ROWS} x {VOCABULARY}: value", dtype=dtype,
                    scale=magnitude_scale(magnitude, dtype), check="value")
@@ -111,7 +111,7 @@ def test_cross_entropy_gradient_at_scale(dtype, impl, rng):
     for start in range(0, ROWS, ROW_BLOCK):
         block = slice(start, start + ROW_BLOCK)
         args = (to_numpy(upstream[block]), to_numpy(x[block]), to_numpy(target[block]))
-        expected = reference.cross_entropy_backward(*args, reduction="none")[0]
+        expected = lossref.cross_entropy_backward(*args, reduction="none")[0]
         magnitude = record.gradient_magnitude(*args, reduction="none")[0]
         assert_matches(grad[block].cpu().double().numpy(), expected, tolerance(dtype),
                        f"cross_entropy {ROWS} x {VOCABULARY}: gradient of input, rows {start}+", dtype=dtype,
@@ -132,7 +132,7 @@ def test_linear_cross_entropy_at_scale(dtype, impl, rng):
     w = (torch.randn(VOCABULARY, FEATURES, generator=generator) * 0.5).to(dtype).to(DEVICE)
     target = _targets(rng)
     got = fn(x, w, target, reduction="none").detach().cpu().double().numpy()
-    expected, magnitude = _streamed(reference.linear_cross_entropy, record.value_magnitude, (x, target), (w,),
+    expected, magnitude = _streamed(lossref.linear_cross_entropy, record.value_magnitude, (x, target), (w,),
                                     {"reduction": "none"})
     assert_matches(got, expected, tolerance(dtype), f"linear_cross_entropy {ROWS} x {VOCABULARY}: value",
                    dtype=dtype, scale=magnitude_scale(magnitude, dtype), check="value")

@@ -9,7 +9,7 @@ import copy
 
 import numpy as np
 
-import reference
+import lossref
 
 from .registry.base import Both
 
@@ -30,8 +30,8 @@ def test_reference_leaves_inputs_unmodified(record_sample, rng):
     args = tuple(a.reference if isinstance(a, Both) else a for a in args)
     kwargs = {k: v.reference if isinstance(v, Both) else v for k, v in kwargs.items()}
     before = (_snapshot(args), _snapshot(kwargs))
-    out = getattr(reference, record.name)(*args, **kwargs)
-    getattr(reference, f"{record.name}_backward")(np.ones(out.shape), *args, **kwargs)
+    out = getattr(lossref, record.name)(*args, **kwargs)
+    getattr(lossref, f"{record.name}_backward")(np.ones(out.shape), *args, **kwargs)
     assert (_snapshot(args), _snapshot(kwargs)) == before
 
 
@@ -53,8 +53,8 @@ def test_results_are_the_callers_own(record_sample, rng):
     args, kwargs = sample.build(rng)
     args = tuple(a.reference if isinstance(a, Both) else a for a in args)
     kwargs = {k: v.reference if isinstance(v, Both) else v for k, v in kwargs.items()}
-    out = getattr(reference, record.name)(*args, **kwargs)
-    grads = [g for g in getattr(reference, f"{record.name}_backward")(np.ones(out.shape), *args, **kwargs)
+    out = getattr(lossref, record.name)(*args, **kwargs)
+    grads = [g for g in getattr(lossref, f"{record.name}_backward")(np.ones(out.shape), *args, **kwargs)
              if g is not None]
     inputs = list(_arrays((args, kwargs)))
     results = [out, *grads]

@@ -8,7 +8,7 @@ conventions as the references (reductions, weights, ``ignore_index``, label smoo
 BCE's log clamp at -100, the minimum-norm subgradient 0 at kinks, CTC's true derivative
 with respect to ``log_probs``, ...).
 
-It is what the fixture files' expected values are (``python -m reference.fixtures``):
+It is what the fixture files' expected values are (``python -m lossref.fixtures``):
 ``evaluate`` gives each value rounded to the nearest float64 (``to_float64``), which is
 the same on every machine because mpmath computes with integers.
 

@@ -6,7 +6,7 @@ defines ``RECORDS``. Tests import ``RECORDS`` or ``by_name`` from here and nothi
 
 from importlib import import_module
 
-from reference import FAMILIES
+from lossref import FAMILIES
 
 from .base import LossRecord
 

@@ -7,11 +7,11 @@ from itertools import chain
 import numpy as np
 import torch
 
-import reference
-from reference._common import log_softmax, reduce, unreduce
-from reference.classification import (_class_axis, _is_probability_target, _linear_ignore_index, _linear_logits,
+import lossref
+from lossref._common import log_softmax, reduce, unreduce
+from lossref.classification import (_class_axis, _is_probability_target, _linear_ignore_index, _linear_logits,
                                       _smoothing, _target_weights)
-from reference.classification import _index_target as _checked_index_target
+from lossref.classification import _index_target as _checked_index_target
 
 from ..tolerances import Magnitude
 
@@ -356,7 +356,7 @@ def _linear_gradient_magnitude(grad_output, input, linear_weight, target, *, lin
     |G| |W|`` (the product's own sum); likewise d/d linear_weight with ``|input|``."""
     x, w, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
     kwargs = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
-    grad_logits = np.abs(reference.cross_entropy_backward(grad_output, logits, target, weight, **kwargs)[0])
+    grad_logits = np.abs(lossref.cross_entropy_backward(grad_output, logits, target, weight, **kwargs)[0])
     logits_magnitude, target_magnitude, _ = _cross_entropy_input_magnitude(
         grad_output, logits, target, weight, logit_error=logit_error, **kwargs)
     class_axes, batch_axes = list(range(x.ndim - 1, logits.ndim)), list(range(x.ndim - 1))
@@ -381,7 +381,7 @@ def _cross_entropy_magnitudes():
 def _nll_input_magnitude(grad_output, *args, **kwargs):
     """nll_loss's input gradient is ``-g w[y] / D`` at the target and exactly 0 elsewhere:
     a product, no cancellation, so the whole error is relative (rounded = |gradient|)."""
-    grad_input = reference.nll_loss_backward(grad_output, *args, **kwargs)[0]
+    grad_input = lossref.nll_loss_backward(grad_output, *args, **kwargs)[0]
     return (Magnitude(rounded=np.abs(grad_input), accumulated=0.0), None, None)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reference._common import log_softmax
+from lossref._common import log_softmax
 
 from .base import ErrorCase, InputTransform, LossRecord, Sample, option_id, pairwise
 

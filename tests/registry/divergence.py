@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reference._common import reduce
+from lossref._common import reduce
 
 from ..tolerances import Magnitude
 from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities

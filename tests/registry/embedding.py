@@ -464,5 +464,5 @@ RECORDS = [
 ]
 
 
-# The golden cases, for tests/test_embedding_specifics.py; defined with every fixture in reference.fixtures.cases.
-from reference.fixtures.cases.embedding import GOLDEN as FIXTURES  # noqa: E402
+# The golden cases, for tests/test_embedding_specifics.py; defined with every fixture in lossref.fixtures.cases.
+from lossref.fixtures.cases.embedding import GOLDEN as FIXTURES  # noqa: E402

@@ -508,5 +508,5 @@ RECORDS = [
 ]
 
 
-# The golden cases, for tests/test_margin_specifics.py; defined with every fixture in reference.fixtures.cases.
-from reference.fixtures.cases.margin import GOLDEN as FIXTURES  # noqa: E402
+# The golden cases, for tests/test_margin_specifics.py; defined with every fixture in lossref.fixtures.cases.
+from lossref.fixtures.cases.margin import GOLDEN as FIXTURES  # noqa: E402
