@@ -4,7 +4,7 @@ Read from the exception and the test: the parity checks raise typed errors
 (:class:`tests.compare.Mismatch` with ``kind`` and ``check``, :class:`tests.compare.InputModified`);
 ``pytest.raises`` says ``DID NOT RAISE`` when bad input is accepted; a ``TypeError`` about
 the call's arguments means the implementation does not take an argument or option that
-torch's signature has; a refusal test (its name says "refuse") that gets another exception
+torch's signature has; a refusal test (marked ``checks("refusal")``) that gets another exception
 or message than torch's saw the bad input refused differently; any other exception is
 raised by the implementation where torch raises none (the suite passes on torch).
 """
@@ -40,9 +40,10 @@ _SIGNATURE_MISMATCH = re.compile(
 _SHAPE_MESSAGE = re.compile(r"\bshape\b.*\breference\b|\bshapes?\b.*\bdiffer", re.IGNORECASE)
 
 
-def classify(exception: BaseException | None, test_name: str) -> str:
+def classify(exception: BaseException | None, check: str = "value") -> str:
     """The category of a failure: ``exception`` as the test raised it (None for a strict
-    xfail that passed), ``test_name`` the test function's name."""
+    xfail that passed), ``check`` what the test checks (its ``checks`` marker: "value",
+    "gradient" or "refusal")."""
     if exception is None:
         return "passes-a-torch-quirk"
     if isinstance(exception, InputModified):
@@ -56,13 +57,12 @@ def classify(exception: BaseException | None, test_name: str) -> str:
     if isinstance(exception, AssertionError) and str(exception).startswith("Regex pattern did not match"):
         return "refused-differently"    # pytest.raises(..., match=torch's message)
     if isinstance(exception, AssertionError):
-        message = str(exception)
-        if _SHAPE_MESSAGE.search(message):
+        if _SHAPE_MESSAGE.search(str(exception)):
             return "wrong-shape"
-        return "wrong-gradient" if "gradient" in test_name or "gradient" in message else "wrong-value"
+        return "wrong-gradient" if check == "gradient" else "wrong-value"
     if isinstance(exception, TypeError) and _SIGNATURE_MISMATCH.search(str(exception)):
         return "argument-not-accepted"
-    if "refuse" in test_name:
+    if check == "refusal":
         return "refused-differently"    # an exception pytest.raises(torch's type) let through
     return "crash"
 

@@ -170,7 +170,9 @@ def _compact(rows):
     dtypes = [d for d in _DTYPE_ORDER if any(d in m["ulps"] for m in merged.values())]
     head = (f"{'loss':<34} {'passed':>7} {'failed':>7} {'expected':>8} {'skipped':>8}  "
             + " ".join(f"{d:>8}" for d in dtypes) + "  failed in")
-    lines = [head, f"{'':<34} {'':>7} {'':>7} {'':>8} {'':>8}  {'(worst ulps)':>{9 * len(dtypes) - 1}}"]
+    lines = [head]
+    if dtypes:     # a run with no comparison in any dtype (refusals only, an early stop) has no ulps columns
+        lines.append(f"{'':<34} {'':>7} {'':>7} {'':>8} {'':>8}  {'(worst ulps)':>{9 * len(dtypes) - 1}}")
     for loss, m in merged.items():
         ulps = " ".join(f"{_ulps_text(m['ulps'].get(d)):>8}" for d in dtypes)
         lines.append(f"{loss:<34} {m['passed']:>7} {m['failed']:>7} {m['expected']:>8} {m['skipped']:>8}  "

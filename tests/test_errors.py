@@ -16,6 +16,7 @@ from .impl import DEFAULT
 from .parity import implementation_of
 
 
+@pytest.mark.checks("refusal")
 def test_torch_refuses(error_case, impl):
     """torch raises its own exception and message; another implementation (--impl) must
     refuse too, in its own words."""
@@ -28,12 +29,14 @@ def test_torch_refuses(error_case, impl):
         fn(*map(as_tensor, case.args), **{k: as_tensor(v) for k, v in case.kwargs.items()})
 
 
+@pytest.mark.checks("refusal")
 def test_reference_refuses(error_case):
     record, case = error_case
     with pytest.raises(case.reference_error, match=case.reference_match):
         getattr(lossref, record.name)(*case.args, **case.kwargs)
 
 
+@pytest.mark.checks("refusal")
 def test_reference_backward_refuses(error_case):
     record, case = error_case
     grad_output = np.float64(1.0)
@@ -41,6 +44,7 @@ def test_reference_backward_refuses(error_case):
         getattr(lossref, f"{record.name}_backward")(grad_output, *case.args, **case.kwargs)
 
 
+@pytest.mark.checks("refusal")
 def test_unsupported_dtype_still_refused(unsupported_case, impl):
     """Dtypes torch does not implement a loss for (forward or backward) stay out of the
     parity grid; when torch adds one, this fails, so that the record can be widened."""

@@ -4,10 +4,13 @@ registry sample, device and dtype; ``None`` exactly where torch gives no gradien
 
 from __future__ import annotations
 
+import pytest
+
 from .convert import to_torch_call
 from .parity import apply_quirk, check_gradient, implementation_of
 
 
+@pytest.mark.checks("gradient")
 def test_gradient(gradient_case, rng, impl, request):
     record, sample, device, dtype = gradient_case
     fn = implementation_of(impl, record)

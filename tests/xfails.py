@@ -14,7 +14,7 @@ collected test is warned about.
 
 Write one with ``--write-xfails FILE`` at the end of a run, or from a ``--report`` file::
 
-    python -m lossref.xfails r.json known-failures.txt
+    python -m lossref.tests.xfails r.json known-failures.txt
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ class Baseline:
         baseline = cls(path)
         for number, line in enumerate(lines, start=1):
             pattern, _, reason = line.partition("#")
+            if pattern.strip() and (len(pattern.split()) != 1 or "::" not in pattern):
+                raise ValueError(f"--xfails {shown or path}:{number}: {pattern.strip()!r} is not a test id or glob "
+                                 f"(expected one FILE::TEST[PARAMS] per line, '*' and '?' as wildcards, "
+                                 f"'# reason' after it)")
             if pattern.strip():
                 baseline.entries.append(Entry(pattern.strip(), reason.strip() or "listed in the xfails file",
                                               f"{shown or path}:{number}"))
@@ -119,7 +123,7 @@ def from_report(report: dict) -> list[tuple[str, str, str]]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m lossref.xfails REPORT.json XFAILS.txt", file=sys.stderr)
+        print("usage: python -m lossref.tests.xfails REPORT.json XFAILS.txt", file=sys.stderr)
         return 2
     report = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     failures = from_report(report)

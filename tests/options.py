@@ -1,0 +1,68 @@
+"""The suite's options, checked before the first test: a bad option or file is refused in one
+line that names it and says what was wrong (pytest's usage-error status, 4), never a run of
+thousands of tests into the same error, nor a traceback after the whole run.
+
+Used twice, with one code: by the ``lossref`` command before it starts pytest (so that the
+refusal is the only line printed), and by the suite's ``pytest_configure`` (``python -m pytest
+--lossref-impl ...`` from the checkout, or any run that collects the suite).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .plugin import DEFAULT_IMPL
+
+
+class OptionError(ValueError):
+    """An invalid option or file given to the suite; its message is the one line printed."""
+
+
+def check_impl(spec: str) -> None:
+    """The implementation can be imported and defines at least one loss of torch.nn.functional."""
+    from . import impl
+    import lossref
+
+    try:
+        implementation = impl.load(spec)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+    if spec != DEFAULT_IMPL and not any(implementation.function(name) for name in lossref.LOSSES):
+        raise OptionError(f"--impl {spec}: defines none of torch.nn.functional's losses "
+                          f"({', '.join(lossref.LOSSES[:3])}, ...): nothing to test")
+
+
+def check_writable(option: str, name: str | None, cwd: Path) -> None:
+    """A file the run will write at its end can be written: refused now, not after the run."""
+    if not name:
+        return
+    path = cwd / name
+    if path.is_dir():
+        raise OptionError(f"{option} {name}: is a directory, expected a file to write")
+    if not path.parent.is_dir():
+        raise OptionError(f"{option} {name}: cannot write it: the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OptionError(f"{option} {name}: cannot write it: permission denied")
+
+
+def check_xfails(name: str | None, cwd: Path):
+    """The baseline file, read and parsed (None without ``--xfails``)."""
+    if not name:
+        return None
+    from .xfails import Baseline
+
+    try:
+        return Baseline.read(cwd / name, name)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def check_all(get, cwd: Path):
+    """Every option, in the order a user reads them; ``get(name)`` gives an option's value.
+    Returns the parsed xfails baseline."""
+    check_writable("--report", get("report"), cwd)
+    check_writable("--write-xfails", get("write-xfails"), cwd)
+    baseline = check_xfails(get("xfails"), cwd)
+    check_impl(get("impl"))
+    return baseline
