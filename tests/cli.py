@@ -1,13 +1,16 @@
 """``lossref``: run the installed suite against an implementation, from any directory.
 
-    lossref [--impl MODULE] [--report FILE] [--xfails FILE] [--write-xfails FILE] [pytest options...]
+    lossref [--impl MODULE] [--device cpu|cuda|all] [--seed N] [--xfails FILE] [--write-xfails FILE]
+            [--report FILE] [--conformance auto|full|compact|off] [pytest options...]
 
-Every argument goes to pytest (``-k``, ``-m``, ``-n 2``, ``-x``, ``--junitxml``, ...), with
-the suite's plugin loaded and the suite itself as the tests to run. The configuration is
-the suite's own, never a pytest.ini or pyproject.toml of the directory it runs from (whose
-``addopts`` were written for another suite); the cache goes to ``./.pytest_cache`` as
-with plain pytest, so ``--lf`` works. Exit status: 0 when every test passed, was skipped
-or was expected to fail; 1 otherwise (a failure, an error, a usage error).
+The suite's options keep their short spellings here (pytest spells them ``--lossref-impl``,
+...); every other argument goes to pytest (``-k``, ``-m``, ``-n 2``, ``-x``, ``--junitxml``).
+The options are checked before pytest starts: a bad one is refused in one line, status 4.
+The configuration is the suite's own, never a pytest.ini or pyproject.toml of the directory
+it runs from (whose ``addopts`` were written for another suite); the cache goes to
+``./.pytest_cache`` as with plain pytest, so ``--lf`` works. The exit status is pytest's:
+0 every test passed, was skipped or was expected to fail; 1 a test failed; 2 interrupted;
+3 internal error; 4 an invalid option or file; 5 no test exercised the implementation.
 """
 
 from __future__ import annotations
@@ -18,24 +21,94 @@ from pathlib import Path
 
 import pytest
 
+from .plugin import OPTIONS, Option
+
 SUITE = __package__
 SUITE_DIR = Path(__file__).resolve().parent
 
+OTHER_COMMANDS = (
+    ("python -m lossref", "the main job: the article's examples, the reference and torch side by side, "
+                          "one parity line per loss"),
+    ("python -m lossref.fixtures check|regenerate", "prove the fixture files current against the mpmath "
+                                                    "oracle, or rewrite them"),
+    ("python -m lossref.tests.xfails REPORT XFAILS", "an xfails baseline from a --report file"),
+)
+
+
+def usage() -> str:
+    lines = ["usage: lossref [options] [pytest options]", "",
+             "Runs lossref's installed suite: torch (or --impl MODULE) held to the NumPy references.", "",
+             "options (pytest spells them --lossref-NAME):"]
+    for option in OPTIONS:
+        metavar = option.settings.get("metavar") or "|".join(option.settings.get("choices", ()))
+        lines.append(f"  {option.short} {metavar}".rstrip())
+        lines.append(f"      {option.help}")
+    lines += ["", "exit status: 0 passed (or skipped, or expected to fail), 1 a test failed, 2 interrupted,",
+              "3 internal error, 4 an invalid option or file, 5 no test exercised the implementation", "",
+              "other commands:"]
+    lines += [f"  {command}\n      {what}" for command, what in OTHER_COMMANDS]
+    lines += ["", "Every other argument goes to pytest (-k, -m, -x, -n 2, --junitxml ...): "
+                  "'lossref --help-pytest' lists them."]
+    return "\n".join(lines)
+
+
+def translate(argv: list[str]) -> list[str]:
+    """The short spellings (``--impl X``, ``--impl=X``) as the plugin's (``--lossref-impl``)."""
+    by_short = {option.short: option for option in OPTIONS}
+    out = []
+    for arg in argv:
+        name, eq, rest = arg.partition("=")
+        option: Option | None = by_short.get(name)
+        out.append(option.flag + eq + rest if option is not None else arg)
+    return out
+
+
+def option_values(argv: list[str]) -> dict[str, str]:
+    """The suite's options as given (translated spelling), for the checks before the run."""
+    values = {}
+    flags = {option.flag: option.name for option in OPTIONS}
+    for index, arg in enumerate(argv):
+        name, eq, rest = arg.partition("=")
+        if name in flags:
+            values[flags[name]] = rest if eq else (argv[index + 1] if index + 1 < len(argv) else None)
+    return values
+
 
 def pytest_args(argv: list[str]) -> list[str]:
-    return ["-p", f"{SUITE}.plugin",
-            "-c", os.devnull, "--rootdir", str(SUITE_DIR),
+    return ["-c", os.devnull, "--rootdir", str(SUITE_DIR),
             # No conftest.py above the installed suite: a virtual environment inside a project
             # (./.venv) would otherwise load the project's own conftest into the suite's run.
             "--confcutdir", str(SUITE_DIR),
             "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}",
             "-rfEX", "--strict-markers",
-            "--pyargs", SUITE, *argv]
+            "--pyargs", SUITE, *translate(argv)]
+
+
+def check_options(argv: list[str]) -> str | None:
+    """The one-line refusal of a bad option or file, or None."""
+    from .options import OptionError, check_all
+
+    given = option_values(translate(argv))
+    defaults = {option.name: option.settings.get("default") for option in OPTIONS}
+    try:
+        check_all(lambda name: given.get(name, defaults[name]), Path.cwd())
+    except OptionError as error:
+        return f"lossref: {error}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    return 0 if pytest.main(pytest_args(argv)) == pytest.ExitCode.OK else 1
+    if "-h" in argv or "--help" in argv:
+        print(usage())
+        return 0
+    if "--help-pytest" in argv:
+        return int(pytest.main([*pytest_args([]), "--help"]))
+    refusal = check_options(argv)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return int(pytest.ExitCode.USAGE_ERROR)
+    return int(pytest.main(pytest_args(argv)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,18 @@
-"""Loads the suite's plugin wherever the suite runs: from the repository (as ``tests``,
-where the root conftest.py has already loaded it: pytest registers a module once) and
-installed (``python -m pytest --pyargs lossref``)."""
+"""The suite's own configuration: what pytest loads when it collects the suite, wherever it runs
+(the repository's ``tests/``, or installed as ``lossref.tests`` by the ``lossref`` command).
 
-pytest_plugins = [f"{__package__}.plugin"]
+It switches the suite on for the tests below this directory (``tests/session.py``); the
+installed plugin (``tests/plugin.py``) only adds the options, so an adopter's unrelated run,
+which never collects this directory, meets none of this.
+"""
+
+from pathlib import Path
+
+from .session import configure, impl, pytest_generate_tests, rng  # noqa: F401  (hooks and fixtures, by name)
+
+# tests/test_plugin.py runs pytest on sandbox files: pytester, for the suite's own runs only.
+pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config):
+    configure(config, Path(__file__).resolve().parent)

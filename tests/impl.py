@@ -1,4 +1,4 @@
-"""The implementation under test, in one place: ``pytest --impl MODULE``.
+"""The implementation under test, in one place: ``lossref --impl MODULE`` (``--lossref-impl`` to pytest).
 
 Default ``torch.nn.functional``. ``compile`` means ``torch.compile`` applied to torch's
 own functions. Any other value is a dotted module exposing functions with
@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-DEFAULT = "torch.nn.functional"
+from .plugin import DEFAULT_IMPL as DEFAULT  # one spelling of the default, in the plugin
 
 
 class Implementation:
@@ -28,8 +28,8 @@ class Implementation:
         else:
             try:
                 self._module = importlib.import_module(spec)
-            except ImportError as error:
-                raise ValueError(f"--impl {spec!r}: cannot import it ({error})") from None
+            except Exception as error:   # ImportError, or whatever the module raises while it loads
+                raise ValueError(f"--impl {spec}: cannot import it ({type(error).__name__}: {error})") from None
             self._wrap = lambda fn: fn
         self._cache: dict[str, Callable | None] = {}
 

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 import lossref
+from lossref._common import array_parameters as _array_parameters
 
 from . import quirks
 from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
 from .convert import result_to_numpy, to_numpy, to_numpy_call
-from .impl import DEFAULT
+from .session import impl_chosen
 from .tolerances import magnitude_scale, tolerance
 
 # torch refuses requires_grad on some arguments ("... is not differentiable with respect
@@ -47,7 +48,7 @@ def expect_quirk(request, quirk):
     run: torch fixed it, the entry must go) only where torch's own eager functions are
     under test and the bug is deterministic; another implementation (``--impl``, compile
     included) is free not to share torch's bug, so there a pass is reported as XPASS."""
-    own_torch = request.config.getoption("--impl") == DEFAULT
+    own_torch = not impl_chosen(request.config)
     request.applymarker(pytest.mark.xfail(strict=quirk.deterministic and own_torch,
                                           reason=f"known torch quirk {quirk.name}: {quirk.reason} ({quirk.thread})"))
 
@@ -62,9 +63,24 @@ def implementation_of(impl, record):
 
 
 def array_parameters(name: str) -> list[str]:
-    """The forward's positional parameters: one backward entry each."""
+    """The forward's array parameters, positional or keyword-only, in signature order:
+    one ``<name>_backward`` entry each (the contract's rule, ``lossref._common.array_parameters``)."""
+    return list(_array_parameters(getattr(lossref, name)))
+
+
+def positional_parameters(name: str) -> list[str]:
+    """The forward's parameters a positional argument binds to, in order."""
     return [p.name for p in inspect.signature(getattr(lossref, name)).parameters.values()
             if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
+def arguments_by_name(name: str, args, kwargs) -> dict:
+    """Every argument of a call under the name of the parameter it binds to, positional or
+    keyword (an argument past the signature: ``argument <i>``)."""
+    names = positional_parameters(name)
+    given = {names[i] if i < len(names) else f"argument {i}": a for i, a in enumerate(args)}
+    given.update(kwargs)
+    return given
 
 
 class _Snapshot:
@@ -72,10 +88,9 @@ class _Snapshot:
     shape, strides and offset, to prove afterwards that the call left them alone."""
 
     def __init__(self, name, torch_args, torch_kwargs):
-        names = array_parameters(name)
-        labelled = [(names[i] if i < len(names) else f"argument {i}", a) for i, a in enumerate(torch_args)]
         self._kept = [(label, t, t.shape, t.stride(), t.storage_offset(), t.detach().clone())
-                      for label, t in labelled + list(torch_kwargs.items()) if isinstance(t, torch.Tensor)]
+                      for label, t in arguments_by_name(name, torch_args, torch_kwargs).items()
+                      if isinstance(t, torch.Tensor)]
 
     def assert_unchanged(self, what):
         for label, t, shape, stride, offset, before in self._kept:
@@ -99,29 +114,38 @@ def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
 
 
 def _autograd(name, fn, args, kwargs, leaves, transform):
-    """Run fn with ``leaves`` (argument positions) requiring grad; drop the ones torch refuses."""
-    names = array_parameters(name)
+    """Run fn with ``leaves`` (parameter names, positional or keyword arguments) requiring
+    grad; drop the ones torch refuses. Returns the output and the leaf tensors by name."""
+    positional = positional_parameters(name)
+    given = arguments_by_name(name, args, kwargs)
     while True:
-        leaf_tensors = {i: args[i].detach().requires_grad_(True) for i in leaves}
-        call_args = [leaf_tensors.get(i, a) for i, a in enumerate(args)]
+        leaf_tensors = {n: given[n].detach().requires_grad_(True) for n in leaves}
+        call_args = [leaf_tensors.get(positional[i], a) if i < len(positional) else a for i, a in enumerate(args)]
+        call_kwargs = {k: leaf_tensors.get(k, v) for k, v in kwargs.items()}
         if transform is not None:
             call_args[transform.position] = transform.torch_fn(call_args[transform.position])
         try:
-            return fn(*call_args, **kwargs), leaf_tensors
+            return fn(*call_args, **call_kwargs), leaf_tensors
         except RuntimeError as error:
             match = _NOT_DIFFERENTIABLE.search(str(error))
-            refused = [i for i in leaves if match and i < len(names) and names[i] == match.group(1)]
+            refused = [n for n in leaves if match and n == match.group(1)]
             if not refused:
                 raise
-            leaves = [i for i in leaves if i not in refused]
+            leaves = [n for n in leaves if n not in refused]
 
 
 def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
-    """autograd of ``fn`` for a random grad_output against ``reference.<name>_backward``."""
+    """autograd of ``fn`` for a random grad_output against ``reference.<name>_backward``.
+
+    Every floating tensor argument is a leaf, positional or keyword (``linear_bias``,
+    ``pos_weight``, a ``weight`` passed by name), and is compared with the reference's
+    entry for its parameter, found by name among the forward's array parameters."""
     transform = record.gradient_transform
-    float_positions = [i for i, a in enumerate(torch_args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    names = array_parameters(record.name)
+    given = arguments_by_name(record.name, torch_args, torch_kwargs)
+    float_leaves = [n for n in names if isinstance(given.get(n), torch.Tensor) and given[n].is_floating_point()]
     before = _Snapshot(record.name, torch_args, torch_kwargs)
-    out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_positions, transform)
+    out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_leaves, transform)
     # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a
     # wrong gradient hides inside the tolerance behind a tiny upstream factor.
     upstream = rng.choice([-1.0, 1.0], size=out.shape) * rng.uniform(0.5, 2.0, size=out.shape)
@@ -135,18 +159,23 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
         leaf = ref_args[transform.position]
         ref_args = ref_args[:transform.position] + (transform.numpy_fn(leaf),) + ref_args[transform.position + 1:]
     ref_grads = getattr(lossref, f"{record.name}_backward")(to_numpy(grad_output), *ref_args, **ref_kwargs)
-    assert isinstance(ref_grads, tuple) and len(ref_grads) == len(array_parameters(record.name)), (
-        f"{record.name}_backward must return a tuple with one entry per positional parameter of the forward")
-    if transform is not None and ref_grads[transform.position] is not None:
-        ref_grads = ref_grads[:transform.position] + (transform.numpy_vjp(leaf, ref_grads[transform.position]),) \
-            + ref_grads[transform.position + 1:]
+    assert isinstance(ref_grads, tuple) and len(ref_grads) == len(names), (
+        f"{record.name}_backward must return a tuple with one entry per array parameter of the forward "
+        f"({', '.join(names)}), got {len(ref_grads) if isinstance(ref_grads, tuple) else type(ref_grads).__name__}")
+    if transform is not None:
+        at = names.index(positional_parameters(record.name)[transform.position])
+        if ref_grads[at] is not None:
+            ref_grads = ref_grads[:at] + (transform.numpy_vjp(leaf, ref_grads[at]),) + ref_grads[at + 1:]
 
     tol = tolerance(dtype, record.conditioning)
     magnitudes = (record.gradient_magnitude(to_numpy(grad_output), *ref_args, **ref_kwargs)
                   if record.gradient_magnitude is not None and transform is None else ())
-    for position, ref_grad in enumerate(ref_grads[:len(torch_args)]):
-        torch_grad = torch_grads.get(position)
-        where = f"{what}: gradient of {array_parameters(record.name)[position]}"
+    for position, (parameter, ref_grad) in enumerate(zip(names, ref_grads)):
+        torch_grad = torch_grads.get(parameter)
+        where = f"{what}: gradient of {parameter}"
+        if parameter not in given:
+            assert ref_grad is None, f"{where}: not passed, the reference gives a gradient"
+            continue
         if torch_grad is None:
             assert ref_grad is None, f"{where}: torch gives none, the reference gives one"
             continue
