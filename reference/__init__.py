@@ -14,15 +14,32 @@ from importlib import import_module
 #: The modules that hold the references, one family of losses each.
 FAMILIES = ("classification", "binary", "divergence", "regression", "margin", "embedding", "ctc")
 
-__all__ = []
-for _family in FAMILIES:
-    _module = import_module(f"{__name__}.{_family}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
-del _family, _module, _name
 
-#: The losses this package references, by their ``torch.nn.functional`` name.
-LOSSES = tuple(sorted(n for n in __all__ if not n.endswith("_backward")))
+def _load() -> dict:
+    """Import the families and gather their public names, once, on first use: ``import lossref``
+    itself stays cheap (the suite's pytest plugin lives in this package and is loaded into every
+    pytest run of an environment that has lossref installed)."""
+    names = {}
+    for family in FAMILIES:
+        module = import_module(f"{__name__}.{family}")
+        names.update((name, getattr(module, name)) for name in getattr(module, "__all__", ()))
+    # The losses this package references, by their ``torch.nn.functional`` name.
+    names["LOSSES"] = tuple(sorted(n for n in names if not n.endswith("_backward")))
+    names["__all__"] = sorted(names) + ["FAMILIES"]
+    globals().update(names)
+    return names
 
-__all__ = sorted(__all__) + ["LOSSES", "FAMILIES"]
+
+def __getattr__(name: str):
+    """``lossref.cross_entropy``, ``lossref.LOSSES``, ``from lossref import *``: the references,
+    imported when first asked for (PEP 562)."""
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    names = _load()
+    if name in names:
+        return names[name]
+    raise AttributeError(f"module 'lossref' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_load()))
