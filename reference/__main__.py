@@ -85,10 +85,11 @@ def _torch_call(torch, case, device):
     def convert(value):
         return torch.from_numpy(np.array(value)).to(device) if isinstance(value, np.ndarray) else value
 
+    kwargs = fixtures.resolve(case.kwargs, torch.nn.functional)   # a named distance_function, as torch's
     with warnings.catch_warnings():
         # torch warns about the broadcast targets some fixtures use on purpose.
         warnings.simplefilter("ignore", UserWarning)
-        out = fn(*map(convert, case.args), **{k: convert(v) for k, v in case.kwargs.items()})
+        out = fn(*map(convert, case.args), **{k: convert(v) for k, v in kwargs.items()})
     return out.detach().cpu().double().numpy()
 
 
@@ -121,6 +122,7 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
     except ImportError:
         return False
     rtol, atol = tolerance["rtol"], tolerance["atol"]
+    named_kwargs = fixtures.resolve(spec.kwargs, torch.nn.functional)   # a named distance_function, as torch's
 
     def tensor(a):   # as a file's reader gets it: contiguous, in its recorded dtype
         return torch.from_numpy(np.array(a, order="C")) if isinstance(a, (np.ndarray, np.generic)) else a
@@ -132,7 +134,7 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
                   for i, t in enumerate(leaves)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = getattr(torch.nn.functional, spec.loss)(*leaves, **{k: tensor(v) for k, v in spec.kwargs.items()})
+            out = getattr(torch.nn.functional, spec.loss)(*leaves, **{k: tensor(v) for k, v in named_kwargs.items()})
         if not _within(out.detach().double().numpy(), expected, rtol, atol):
             return None
         grads = [(i, t) for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.requires_grad]
@@ -183,7 +185,7 @@ def main() -> int:
         if not name.startswith("article/"):
             continue
         case = fixtures.load(name)
-        ref = getattr(lossref, case.loss)(*case.args, **case.kwargs)
+        ref = getattr(lossref, case.loss)(*case.args, **fixtures.resolve(case.kwargs))
         agrees = _within(ref, case.expected, *_tolerance(case))
         if case.printed is not None:
             agrees &= not fixtures.printed_mismatches(ref, case.printed)
@@ -222,7 +224,8 @@ def main() -> int:
         failures = [problem for c in checked for d in devices
                     for problem in [_torch_disagrees(torch, c, d)] if problem]
         failures += [f"{c.name} (reference)" for c in cases
-                     if not _within(getattr(lossref, loss)(*c.args, **c.kwargs), c.expected, *_tolerance(c))]
+                     if not _within(getattr(lossref, loss)(*c.args, **fixtures.resolve(c.kwargs)), c.expected,
+                                    *_tolerance(c))]
         if not cases:
             failures.append("no fixture")
         ok &= not failures

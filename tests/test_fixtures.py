@@ -111,7 +111,7 @@ def test_implementation_reproduces(name, device, impl, request):
         if entry.applies_to_installed_torch() and device in entry.devices:
             expect_quirk(request, entry)
     args = [as_tensor(a, device) for a in case.args]
-    kwargs = {k: as_tensor(v, device) for k, v in case.kwargs.items()}
+    kwargs = {k: as_tensor(v, device) for k, v in fixtures.resolve(case.kwargs, torch.nn.functional).items()}
     # gradients are one per positional parameter; one passed by keyword (huber's weight) is found by name
     names = array_parameters(case.loss)
     given = {i: (args[i] if i < len(args) else kwargs.get(names[i])) for i in range(len(names))}

@@ -95,8 +95,11 @@ def evaluate(loss: str, args: tuple, kwargs: dict, grad_output=None) -> Result:
     value = loss_function(loss)(*args, **kwargs)
     gradients = None
     if grad_output is not None:
+        vjp = loss_function(loss, "_vjp")
+        if isinstance(kwargs.get("distance_function"), str):   # a fixture's named distance (lossref.fixtures.DISTANCES)
+            from .embedding import triplet_margin_with_named_distance_vjp as vjp
         gradients = tuple(None if g is None else np.asarray(g, dtype=object)
-                          for g in loss_function(loss, "_vjp")(grad_output, *args, **kwargs))
+                          for g in vjp(grad_output, *args, **kwargs))
     return Result(value, gradients)
 
 

@@ -139,12 +139,35 @@ def triplet_margin_loss_vjp(grad_output, anchor, positive, negative, margin=1.0,
     return _triplet_vjp(grad_output, a, pos, neg, *parts, margin, reduction) + (None, None, None, None)
 
 
+#: The distance functions a fixture may name (lossref.fixtures.DISTANCES): torch.pairwise_distance
+#: with these (p, eps); None is torch's default, pairwise_distance with p = 2.
+NAMED_DISTANCES = {"pairwise_distance": (2.0, PAIRWISE_EPS), "pairwise_distance_p1": (1.0, PAIRWISE_EPS)}
+
+
+def _named_distance(distance_function):
+    """(p, eps) of the pairwise distance ``distance_function`` names (None: the default)."""
+    if distance_function is None:
+        return 2.0, PAIRWISE_EPS
+    if isinstance(distance_function, str) and distance_function in NAMED_DISTANCES:
+        return NAMED_DISTANCES[distance_function]
+    raise TypeError("the oracle evaluates the default distance (torch.pairwise_distance) and the named ones "
+                    f"({', '.join(NAMED_DISTANCES)}) only")
+
+
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
                                       reduction="mean"):
-    if distance_function is not None:
-        raise TypeError("the oracle evaluates the default distance (torch.pairwise_distance) only")
     a, pos, neg = array(anchor), array(positive), array(negative)
-    return _triplet_value(*_triplet(a, pos, neg, 2.0, PAIRWISE_EPS, swap), margin, reduction)
+    return _triplet_value(*_triplet(a, pos, neg, *_named_distance(distance_function), swap), margin, reduction)
+
+
+def triplet_margin_with_named_distance_vjp(grad_output, anchor, positive, negative, *, distance_function,
+                                           margin=1.0, swap=False, reduction="mean"):
+    """The VJP of ``triplet_margin_with_distance_loss`` with a named pairwise distance
+    (``NAMED_DISTANCES``), for (anchor, positive, negative): ``evaluate`` uses it where a
+    fixture names its ``distance_function``."""
+    a, pos, neg = array(anchor), array(positive), array(negative)
+    parts = _triplet(a, pos, neg, *_named_distance(distance_function), swap)
+    return _triplet_vjp(grad_output, a, pos, neg, *parts, margin, reduction)
 
 
 def triplet_margin_with_distance_loss_vjp(grad_output, anchor, positive, negative, *, distance_function=None,
