@@ -10,7 +10,7 @@ the suite's test that catches each one under ``--impl``.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -32,38 +32,68 @@ def _mutant(name):
     return implementations.load(f"{MUTANTS_PACKAGE}.{name}")
 
 
+PASSED = object()   # an option that must be passed, whatever its value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """The first sample carrying ``tags`` whose call passes ``options`` (``PASSED``: any
+    value): a mutant exposed by a kind of input, not by one sample."""
+
+    tags: frozenset = frozenset()
+    options: dict = field(default_factory=dict)
+
+    def __init__(self, *tags: str, **options):
+        object.__setattr__(self, "tags", frozenset(tags))
+        object.__setattr__(self, "options", options)
+
+    def matches(self, sample) -> bool:
+        if not self.tags <= sample.tags:
+            return False
+        _, kwargs = sample.build(np.random.default_rng(0))
+        return all(k in kwargs and (v is PASSED or kwargs[k] == v) for k, v in self.options.items())
+
+
 MUTANTS = [
-    # (module, loss, sample id pattern, check, dtype, what must be raised)
-    ("gradient_times_batch", "cross_entropy", "NC-mean-*index", "gradient", torch.float64, Mismatch),
-    ("weighted_mean_over_n", "nll_loss", "NC*-mean-weight-*", "forward", torch.float64, Mismatch),
+    # (module, loss, the sample: a Kind, or the id of one particular sample, check, dtype, what must be raised)
+    ("gradient_times_batch", "cross_entropy", Kind("batched", "class-indices", reduction="mean"), "gradient",
+     torch.float64, Mismatch),
+    ("weighted_mean_over_n", "nll_loss", Kind("ignored-rows", reduction="mean", weight=PASSED), "forward",
+     torch.float64, Mismatch),
     ("small_gradient_entries", "cross_entropy", "sharp-peaked-V32768-none", "gradient", torch.float32, Mismatch),
     ("small_gradient_entries", "cross_entropy", "sharp-random-V32768-weight-mean", "gradient", torch.bfloat16,
      Mismatch),
     ("peaked_softmax_rounded", "cross_entropy", "sharp-peaked-V32768-none", "gradient", torch.float32, Mismatch),
-    ("first_upstream_value", "cross_entropy", "NC-none-*index", "gradient", torch.float64, Mismatch),
+    ("first_upstream_value", "cross_entropy", Kind("batched", "class-indices", reduction="none"), "gradient",
+     torch.float64, Mismatch),
     ("ignore_index_hardcoded", "cross_entropy", "sharp-peaked-ignore3-weight-mean", "forward", torch.float64,
      Mismatch),
-    ("transposed_as_contiguous", "cross_entropy", "NC-mean-*index", "forward-transposed", torch.float64, Mismatch),
-    ("empty_sum_shape", "cross_entropy", "edge-empty-batch-sum", "forward", torch.float64, Mismatch),
-    ("no_weight_argument", "cross_entropy", "NC-*weight*", "forward", torch.float64, TypeError),
-    ("positional_order", "gaussian_nll_loss", "*", "forward", torch.float64, (Mismatch, ValueError, RuntimeError)),
-    ("crash_on_label_smoothing", "cross_entropy", "*label_smoothing0.1*", "forward", torch.float64,
+    ("transposed_as_contiguous", "cross_entropy", Kind("batched", "class-indices", reduction="mean"),
+     "forward-transposed", torch.float64, Mismatch),
+    ("empty_sum_shape", "cross_entropy", Kind("empty-batch", reduction="sum"), "forward", torch.float64, Mismatch),
+    ("no_weight_argument", "cross_entropy", Kind("batched", weight=PASSED), "forward", torch.float64, TypeError),
+    ("positional_order", "gaussian_nll_loss", Kind(), "forward", torch.float64, (Mismatch, ValueError, RuntimeError)),
+    ("crash_on_label_smoothing", "cross_entropy", Kind(label_smoothing=0.1), "forward", torch.float64,
      NotImplementedError),
-    ("modifies_input", "cross_entropy", "NC-*", "forward", torch.float64, InputModified),
-    ("label_smoothing_over_c_minus_1", "cross_entropy", "NC*label_smoothing0.1-index", "forward", torch.float64,
-     Mismatch),
-    ("weighted_mean_over_count", "cross_entropy", "N*-mean-weight-*-index", "forward", torch.float64, Mismatch),
+    ("modifies_input", "cross_entropy", Kind("batched"), "forward", torch.float64, InputModified),
+    ("label_smoothing_over_c_minus_1", "cross_entropy", Kind("batched", "class-indices", label_smoothing=0.1),
+     "forward", torch.float64, Mismatch),
+    ("weighted_mean_over_count", "cross_entropy", Kind("batched", "class-indices", reduction="mean", weight=PASSED),
+     "forward", torch.float64, Mismatch),
     ("all_ignored_mean_zero", "cross_entropy", "sharp-every-row-ignored-ignore4-mean", "forward", torch.float64,
      Mismatch),
 ]
 MUTANTS = [pytest.param(*m, id=f"{m[0]}-{m[4]}".replace("torch.", "")) for m in MUTANTS]
 
 
-def _sample(record, pattern, dtype):
+def _sample(record, which, dtype):
+    """The sample ``which`` names: a ``Kind``, or a sample id."""
     for sample in record.samples():
-        if fnmatchcase(sample.id, pattern) and (sample.dtypes is None or dtype in sample.dtypes):
+        if sample.dtypes is not None and dtype not in sample.dtypes:
+            continue
+        if which.matches(sample) if isinstance(which, Kind) else sample.id == which:
             return sample
-    raise LookupError(f"no {record.name} sample matches {pattern!r} in {dtype}")
+    raise LookupError(f"no {record.name} sample is {which!r} in {dtype}")
 
 
 def _check(check, record, fn, args, kwargs, dtype, seed):
@@ -73,10 +103,10 @@ def _check(check, record, fn, args, kwargs, dtype, seed):
         check_gradient(record, record.name, fn, args, kwargs, dtype, np.random.default_rng(seed))
 
 
-@pytest.mark.parametrize("mutant, loss, pattern, check, dtype, raised", MUTANTS)
-def test_checks_fail_on_a_wrong_implementation(mutant, loss, pattern, check, dtype, raised, rng):
+@pytest.mark.parametrize("mutant, loss, which, check, dtype, raised", MUTANTS)
+def test_checks_fail_on_a_wrong_implementation(mutant, loss, which, check, dtype, raised, rng):
     record = by_name[loss]
-    args, kwargs = to_torch_call(*_sample(record, pattern, dtype).build(rng), dtype, "cpu")
+    args, kwargs = to_torch_call(*_sample(record, which, dtype).build(rng), dtype, "cpu")
     if check == "forward-transposed":
         args = tuple(transposed(a) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
     right, wrong = implementations.load().function(loss), _mutant(mutant).function(loss)

@@ -35,6 +35,55 @@ class Both:
 
 Build = Callable[[np.random.Generator], "tuple[tuple, dict]"]
 
+#: Every tag a sample may carry, and what it means. A tag is a kind of input the registry
+#: distinguishes; options (reduction, weight, ...) are not tags, they are in the call.
+TAGS: dict[str, str] = {
+    # the shape of the call
+    "scalar": "0-d inputs",
+    "unbatched": "one example without a batch axis ((C,) logits, (D,) embeddings, (T, C) CTC)",
+    "batch-of-one": "a batch axis of size 1",
+    "batched": "a batch of several examples (an elementwise loss: a 1-D or 2-D array)",
+    "k-dim": "dimensions beyond the batched kind: (N, C, d1, ...), (N, K, D), (N, D, K)",
+    "broadcast": "arguments of different shapes that broadcast to the loss's shape",
+    # the kind of target
+    "class-indices": "integer class indices as the target (nll_loss, cross_entropy, linear_cross_entropy)",
+    "probability-targets": "class probabilities as the target (cross_entropy, linear_cross_entropy)",
+    "ignored-rows": "some targets equal ignore_index",
+    "all-ignored": "every target equals ignore_index (a mean of 0/0)",
+    "padded-targets": "CTC targets padded to (N, S)",
+    "concatenated-targets": "CTC targets of the batch concatenated in one 1-D array",
+    # hand-written edge cases
+    "edge": "a hand-written edge case (ids edge-*): a boundary of the domain or of the option grid",
+    "empty": "an argument with an axis of size 0",
+    "empty-batch": "a batch of N = 0 examples",
+    "non-finite": "nan or inf among the inputs",
+    "extreme": "inputs of extreme magnitude (logits of 1e4, overflowing exponentials)",
+    "kink": "exactly at a kink of the loss, where the gradient is the subgradient convention",
+    "non-float": "integer or boolean arrays where the loss takes floats (promoted by torch)",
+    # issue 10: where fused kernels break (README, "Sharp cases")
+    "sharp": "a sharp case of issue 10: where fused cross-entropy kernels have shipped wrong",
+    "peaked": "a softmax peaked at the target (0.999 or more): gradient entries far below 1",
+    "large-vocabulary": "a language model's vocabulary (32768 or 262144 classes)",
+}
+
+
+#: The shape kinds the family modules name their grids' shapes by (``SHAPES`` keys), and
+#: the tag of each: one convention across families.
+SHAPE_KINDS: dict[str, str] = {
+    **dict.fromkeys(("0d", "scalar"), "scalar"),
+    **dict.fromkeys(("C", "C-t1", "D", "TC"), "unbatched"),
+    **dict.fromkeys(("1C", "1D", "T1C"), "batch-of-one"),
+    **dict.fromkeys(("N", "NC", "ND", "TNC"), "batched"),
+    **dict.fromkeys(("NCd", "NCHW", "NDK", "NKD", "NdC"), "k-dim"),
+    **dict.fromkeys(("bcast", "bcast-target", "bcast-input", "bcast-both", "bcast-row", "bcast-col", "bcast-scalar"),
+                    "broadcast"),
+}
+
+
+def shape_tags(kind: str, *more: str) -> frozenset[str]:
+    """The tags of a grid row of shape kind ``kind`` (``SHAPE_KINDS``), with ``more``."""
+    return frozenset((SHAPE_KINDS[kind], *more))
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -50,6 +99,16 @@ class Sample:
     build: Build
     dtypes: tuple | None = None
     grad: bool = True
+    # What kind of input this is (``TAGS``): tests pick samples by their tags, never by
+    # parsing ids; the id stays a name (public: adopters' xfail files cite it).
+    tags: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        tags = frozenset((self.tags,) if isinstance(self.tags, str) else self.tags)
+        unknown = sorted(tags - TAGS.keys())
+        if unknown:
+            raise ValueError(f"sample {self.id!r}: unknown tags {unknown} (tests/registry/base.py TAGS)")
+        object.__setattr__(self, "tags", tags)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, LossRecord, Sample, logits, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, logits, option_id, pairwise, positive, shape_tags
 
 #: Input shapes by kind: a single probability, a batch, a batch of one, batched with a
 #: class axis, and the 2-D (N, C, H, W) case. The loss is elementwise: the target has
@@ -71,7 +71,7 @@ def _bce_samples():
             weight = None if row["weight"] is None else positive(rng, BROADCAST[row["shape"]][row["weight"]])
             return _call(_probabilities(rng, shape), _target(rng, shape, row["target"]), weight, row["weight_by"],
                          reduction=row["reduction"])
-        yield Sample(_row_id(row), build)
+        yield Sample(_row_id(row), build, tags=shape_tags(row["shape"]))
     yield from _shared_edges()
     # Probabilities exactly 0 and 1: the loss is capped at 100 by the clamp of each log,
     # x = y = 0 and x = y = 1 cost 0, the input gradient is (x - y)/1e-12 (torch ignores
@@ -81,11 +81,13 @@ def _bce_samples():
     zero_one = dict(dtypes=(torch.float64, torch.float32, torch.bfloat16))
     x01 = np.array([0.0, 1.0, 0.0, 1.0, 0.25, 0.0, 1.0])
     y01 = np.array([1.0, 0.0, 0.0, 1.0, 0.5, 0.3, 0.7])
-    yield Sample("edge-probabilities-0-1-none", lambda rng: ((x01, y01), {"reduction": "none"}), **zero_one)
-    yield Sample("edge-probabilities-0-1-sum", lambda rng: ((x01, y01), {"reduction": "sum"}), **zero_one)
+    yield Sample("edge-probabilities-0-1-none", lambda rng: ((x01, y01), {"reduction": "none"}), **zero_one,
+                 tags={"edge"})
+    yield Sample("edge-probabilities-0-1-sum", lambda rng: ((x01, y01), {"reduction": "sum"}), **zero_one,
+                 tags={"edge"})
     # A zero weight on an infinite target gradient: 0 * inf = nan in torch, as in the reference.
     yield Sample("edge-probabilities-0-1-zero-weight-mean", lambda rng: (
-        (x01, y01, np.array([0.0, 1.0, 2.0, 0.5, 1.0, 0.0, 3.0])), {"reduction": "mean"}), **zero_one)
+        (x01, y01, np.array([0.0, 1.0, 2.0, 0.5, 1.0, 0.0, 3.0])), {"reduction": "mean"}), **zero_one, tags={"edge"})
     # Tiny and near-1 probabilities: log(1e-200) = -460.5 and log(1e-50) = -115 are
     # clamped to -100, log(1e-40) = -92.1 is not; x(1 - x) below 1e-12 hits the floor.
     # Only float64 and float32 (float32 flushes 1e-50 and 1e-200 to 0 and rounds 1 - 1e-12
@@ -93,18 +95,20 @@ def _bce_samples():
     yield Sample("edge-near-0-1-none", lambda rng: (
         (np.array([1e-200, 1e-50, 1e-40, 1e-6, 1 - 1e-6, 1 - 1e-12, 0.5]),
          np.array([0.3, 1.0, 1.0, 0.0, 1.0, 0.2, 0.5])), {"reduction": "none"}),
-        dtypes=(torch.float64, torch.float32))
+        dtypes=(torch.float64, torch.float32), tags={"edge"})
     yield Sample("edge-nan-weight-none", lambda rng: (
         (_probabilities(rng, (2, 3)), _target(rng, (2, 3), "soft")),
-        {"weight": np.array([1.0, np.nan, 2.0]), "reduction": "none"}))
+        {"weight": np.array([1.0, np.nan, 2.0]), "reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-inf-weight-mean", lambda rng: (
-        (_probabilities(rng, (2, 3)), _target(rng, (2, 3), "soft"), np.array([[np.inf], [1.0]])), {}))
+        (_probabilities(rng, (2, 3)), _target(rng, (2, 3), "soft"), np.array([[np.inf], [1.0]])), {}),
+            tags={"edge", "non-finite"})
     # torch promotes integer and boolean weights.
     yield Sample("int-weight-mean", lambda rng: (
-        (_probabilities(rng, (4, 3)), _target(rng, (4, 3), "soft")), {"weight": np.array([1, 0, 3])}))
+        (_probabilities(rng, (4, 3)), _target(rng, (4, 3), "soft")), {"weight": np.array([1, 0, 3])}),
+            tags={"non-float"})
     yield Sample("bool-weight-sum", lambda rng: (
         (_probabilities(rng, (4, 3)), _target(rng, (4, 3), "hard")),
-        {"weight": np.array([[True], [False], [True], [True]]), "reduction": "sum"}))
+        {"weight": np.array([[True], [False], [True], [True]]), "reduction": "sum"}), tags={"non-float"})
 
 
 def _bce_logits_samples():
@@ -120,40 +124,43 @@ def _bce_logits_samples():
                 kwargs["pos_weight"] = positive(rng, shapes[row["pos_weight"]], low=0.2, high=3.0)
             return _call(logits(rng, shape), _target(rng, shape, row["target"]), weight, row["weight_by"], **kwargs)
         pw = {"pos_weight": f"pw-{row['pos_weight']}" if row["pos_weight"] else None}
-        yield Sample(_row_id(row, **pw), build)
+        yield Sample(_row_id(row, **pw), build, tags=shape_tags(row["shape"]))
     yield from _shared_edges()
     big = np.array([1e4, -1e4, 1e4, -1e4, 1e4, -1e4, 0.5])
     y_big = np.array([0.0, 1.0, 1.0, 0.0, 0.25, 0.75, 0.3])
     # Logits of ±1e4: exp overflows unless log σ is computed stably; the loss is exact
     # (0, 1e4 or pos_weight · 1e4). Not in float16 (max 65504) nor bfloat16 (1e4 rounds).
     large = dict(dtypes=(torch.float64, torch.float32))
-    yield Sample("edge-logits-1e4-none", lambda rng: ((big, y_big), {"reduction": "none"}), **large)
+    yield Sample("edge-logits-1e4-none", lambda rng: ((big, y_big), {"reduction": "none"}), **large,
+                 tags={"edge", "extreme"})
     yield Sample("edge-logits-1e4-pos-weight-sum", lambda rng: (
-        (big, y_big), {"reduction": "sum", "pos_weight": np.array([3.0])}), **large)
+        (big, y_big), {"reduction": "sum", "pos_weight": np.array([3.0])}), **large, tags={"edge", "extreme"})
     # ±200 is representable in every dtype: exp(-200) underflows even in float64's sigmoid.
     yield Sample("edge-logits-200-pos-weight-none", lambda rng: (
         (np.array([[200.0, -200.0, 200.0], [-200.0, 200.0, -200.0]]), np.array([[0.0, 1.0, 1.0], [0.0, 0.5, 0.25]])),
-        {"reduction": "none", "pos_weight": np.array([2.0, 0.5, 1.0]), "weight": np.array([[1.0], [3.0]])}))
+        {"reduction": "none", "pos_weight": np.array([2.0, 0.5, 1.0]), "weight": np.array([[1.0], [3.0]])}),
+            tags={"edge", "extreme"})
     # nan anywhere propagates; infinite logits: x = +inf, y = 0 costs inf, but torch's
     # (1 - y)·x - lw·log σ(x) gives 0·(-inf) = nan at x = -inf, y = 1 (and inf - inf at
     # x = -inf, y = 0): the reference uses the same form.
     x_bad = np.array([np.nan, 0.3, np.inf, -np.inf, np.inf, -np.inf])
     y_bad = np.array([0.5, np.nan, 0.0, 1.0, 1.0, 0.0])
-    yield Sample("edge-nan-inf-none", lambda rng: ((x_bad, y_bad), {"reduction": "none"}))
+    yield Sample("edge-nan-inf-none", lambda rng: ((x_bad, y_bad), {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-nan-inf-pos-weight-none", lambda rng: (
-        (x_bad, y_bad), {"reduction": "none", "pos_weight": np.array([2.0])}))
+        (x_bad, y_bad), {"reduction": "none", "pos_weight": np.array([2.0])}), tags={"edge", "non-finite"})
     yield Sample("edge-nan-pos-weight-mean", lambda rng: (
-        (logits(rng, (3, 2)), _target(rng, (3, 2), "soft")), {"pos_weight": np.array([np.nan, 1.5])}))
+        (logits(rng, (3, 2)), _target(rng, (3, 2), "soft")), {"pos_weight": np.array([np.nan, 1.5])}),
+            tags={"edge", "non-finite"})
     # No range check on the target (torch issue #110865): y = 2 or -0.5 give negative losses.
     yield Sample("edge-target-outside-0-1-none", lambda rng: (
-        (logits(rng, (2, 3)), np.array([[2.0, -0.5, 1.5], [-1.0, 0.5, 3.0]])), {"reduction": "none"}))
+        (logits(rng, (2, 3)), np.array([[2.0, -0.5, 1.5], [-1.0, 0.5, 3.0]])), {"reduction": "none"}), tags={"edge"})
     # pos_weight 0 and negative are accepted; pos_weight 1 equals none.
     yield Sample("edge-pos-weight-zero-negative-one-sum", lambda rng: (
         (logits(rng, (4, 3)), _target(rng, (4, 3), "soft")),
-        {"reduction": "sum", "pos_weight": np.array([0.0, -2.0, 1.0])}))
+        {"reduction": "sum", "pos_weight": np.array([0.0, -2.0, 1.0])}), tags={"edge"})
     yield Sample("int-weight-int-pos-weight-mean", lambda rng: (
         (logits(rng, (4, 3)), _target(rng, (4, 3), "hard")),
-        {"weight": np.array([[2], [0], [1], [1]]), "pos_weight": np.array([3, 1, 0])}))
+        {"weight": np.array([[2], [0], [1], [1]]), "pos_weight": np.array([3, 1, 0])}), tags={"non-float"})
 
 
 def _shared_edges():
@@ -161,9 +168,11 @@ def _shared_edges():
     (0.5 is a probability and a logit)."""
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, 3)), np.zeros((0, 3))), {"reduction": r, "weight": np.ones(3)}))
+            (np.zeros((0, 3)), np.zeros((0, 3))), {"reduction": r, "weight": np.ones(3)}),
+                tags={"edge", "empty", "empty-batch"})
     yield Sample("edge-empty-spatial-mean", lambda rng: (
-        (np.full((2, 3, 0, 2), 0.5), np.full((2, 3, 0, 2), 0.5)), {"weight": np.ones((3, 1, 1))}))
+        (np.full((2, 3, 0, 2), 0.5), np.full((2, 3, 0, 2), 0.5)), {"weight": np.ones((3, 1, 1))}),
+            tags={"edge", "empty"})
 
 
 def _shared_errors(name):

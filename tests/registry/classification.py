@@ -16,7 +16,7 @@ from lossref.classification import _index_target as _checked_index_target
 from ..tolerances import Magnitude
 
 from .base import (ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, probabilities,
-                   product)
+                   product, shape_tags)
 
 CLASSES = 5
 #: Input shapes by kind: unbatched, batch of one, batched, K-dim with K = 1 and 2
@@ -39,6 +39,15 @@ def _index_target(rng, shape, ignore_index):
     if ignore_index is not None and target.ndim:
         target[rng.random(target.shape) < 1 / 3] = ignore_index
     return target
+
+
+def _grid_tags(row):
+    """A grid row's tags: its shape kind, its kind of target, and whether targets are ignored
+    (an unbatched input's single target never is: see ``_index_target``)."""
+    index = row.get("target", "index") == "index"
+    ignored = index and row["ignore"] is not None and row["shape"] != "C"
+    return shape_tags(row["shape"], "class-indices" if index else "probability-targets",
+                      *(("ignored-rows",) if ignored else ()))
 
 
 def _weight_kwargs(rng, weighted):
@@ -65,11 +74,12 @@ def _nll_samples():
             log_probs = np.log(probabilities(rng, shape, axis))
             kwargs = dict(reduction=row["reduction"], **_weight_kwargs(rng, row["weight"]), **_ignore_kwargs(row["ignore"]))
             return (log_probs, _index_target(rng, shape, row["ignore"])), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=_grid_tags(row))
     yield from _shared_edges()
     yield Sample("uint8-target-ignore255", lambda rng: (
         (np.log(probabilities(rng, (4, CLASSES), 1)), np.array([0, 255, 4, 255], dtype=np.uint8)),
-        {"ignore_index": 255}))
+        {"ignore_index": 255}), tags={"ignored-rows", "class-indices"})
 
 
 def _cross_entropy_samples():
@@ -90,40 +100,50 @@ def _cross_entropy_samples():
                 target = _index_target(rng, shape, row["ignore"])
                 kwargs.update(_ignore_kwargs(row["ignore"]))
             return (logits(rng, shape), target), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=_grid_tags(row))
     yield from _shared_edges()
     yield Sample("edge-negative-label-smoothing", lambda rng: (
-        (logits(rng, (4, CLASSES)), class_indices(rng, 4, CLASSES)), {"label_smoothing": -0.2}))
+        (logits(rng, (4, CLASSES)), class_indices(rng, 4, CLASSES)), {"label_smoothing": -0.2}),
+            tags={"edge", "class-indices"})
     yield Sample("edge-logits-1e4", lambda rng: (
         (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [0.0, 0.0, -1e4]]), np.array([1, 2, 2])),
-        {"reduction": "none"}), dtypes=(torch.float64, torch.float32))
+        {"reduction": "none"}), dtypes=(torch.float64, torch.float32), tags={"edge", "extreme", "class-indices"})
     yield Sample("edge-logits-1e4-probs-smoothing", lambda rng: (
         (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]), np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])),
-        {"label_smoothing": 0.3, "reduction": "sum"}), dtypes=(torch.float64, torch.float32))
+        {"label_smoothing": 0.3, "reduction": "sum"}), dtypes=(torch.float64, torch.float32),
+            tags={"edge", "extreme", "probability-targets"})
     yield Sample("edge-all-ignored-smoothing-mean", lambda rng: (
-        (logits(rng, (3, CLASSES)), np.full(3, -100)), {"label_smoothing": 0.2}))
+        (logits(rng, (3, CLASSES)), np.full(3, -100)), {"label_smoothing": 0.2}),
+            tags={"edge", "all-ignored", "class-indices"})
 
 
 def _shared_edges():
     """Edge cases nll_loss and cross_entropy share: the input is any real array for both."""
-    yield Sample("edge-unbatched-ignored-mean", lambda rng: ((logits(rng, (CLASSES,)), np.array(-100)), {}))
-    yield Sample("edge-all-ignored-mean", lambda rng: ((logits(rng, (3, CLASSES)), np.full(3, -100)), {}))
+    yield Sample("edge-unbatched-ignored-mean", lambda rng: ((logits(rng, (CLASSES,)), np.array(-100)), {}),
+                 tags={"edge", "all-ignored", "unbatched", "class-indices"})
+    yield Sample("edge-all-ignored-mean", lambda rng: ((logits(rng, (3, CLASSES)), np.full(3, -100)), {}),
+                 tags={"edge", "all-ignored", "class-indices"})
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, CLASSES)), np.zeros(0, dtype=np.int64)), {"reduction": r}))
+            (np.zeros((0, CLASSES)), np.zeros(0, dtype=np.int64)), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch", "class-indices"})
     yield Sample("edge-empty-spatial-mean", lambda rng: (
-        (logits(rng, (2, CLASSES, 0, 3)), np.zeros((2, 0, 3), dtype=np.int64)), {}))
+        (logits(rng, (2, CLASSES, 0, 3)), np.zeros((2, 0, 3), dtype=np.int64)), {}),
+            tags={"edge", "empty", "class-indices"})
     yield Sample("edge-zero-weight-sum", lambda rng: (
-        (logits(rng, (3, CLASSES)), np.array([0, 1, 0])), {"weight": np.array([0.0, 1, 1, 1, 1]), "reduction": "sum"}))
+        (logits(rng, (3, CLASSES)), np.array([0, 1, 0])), {"weight": np.array([0.0, 1, 1, 1, 1]), "reduction": "sum"}),
+            tags={"edge", "class-indices"})
     # nan in a row spreads to that row only (off-target for nll_loss: no effect); -inf and
     # +inf entries: nll gives inf at the target, cross_entropy's log-sum-exp gives nan
     # (inf - inf) for a +inf row and is unaffected by a -inf logit elsewhere.
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([[0.5, np.nan, -1.0, 0.0, 2.0], [np.nan, 1.0, 0.0, 0.0, 0.0],
                    [0.0, -np.inf, 1.0, 0.5, 0.0], [np.inf, 0.0, 1.0, 0.0, 0.0]]),
-         np.array([0, 0, 1, 2])), {"reduction": "none"}))
+         np.array([0, 0, 1, 2])), {"reduction": "none"}), tags={"edge", "non-finite", "class-indices"})
     yield Sample("edge-nan-mean", lambda rng: (
-        (np.array([[0.5, 1.0, np.nan], [0.0, 1.0, 2.0]]), np.array([2, 1])), {}))
+        (np.array([[0.5, 1.0, np.nan], [0.0, 1.0, 2.0]]), np.array([2, 1])), {}),
+            tags={"edge", "non-finite", "class-indices"})
 
 
 def _shared_errors(name):
@@ -196,16 +216,19 @@ def _linear_samples():
                 target = _index_target(rng, logit_shape, row["ignore"])
                 kwargs.update(_ignore_kwargs(row["ignore"]))
             return (x, w, target), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=_grid_tags(row))
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
             (np.zeros((0, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.zeros(0, dtype=np.int64)),
-            {"reduction": r}))
+            {"reduction": r}), tags={"edge", "empty", "empty-batch", "class-indices"})
     yield Sample("edge-all-ignored-mean", lambda rng: (
-        (logits(rng, (3, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.full(3, -100)), {}))
+        (logits(rng, (3, IN_FEATURES)), logits(rng, (CLASSES, IN_FEATURES)), np.full(3, -100)), {}),
+            tags={"edge", "all-ignored", "class-indices"})
     yield Sample("edge-large-logits-none", lambda rng: (
         (np.array([[100.0, -100.0, 50.0], [-30.0, 80.0, 0.0]]), logits(rng, (CLASSES, IN_FEATURES), 1.0),
-         np.array([1, 4])), {"reduction": "none"}), dtypes=(torch.float64,))   # float64: the reference's stability, not float32's rounding of logits ~100
+         np.array([1, 4])), {"reduction": "none"}), dtypes=(torch.float64,),   # float64: the reference's stability, not float32's rounding of logits ~100
+        tags={"edge", "extreme", "class-indices"})
 
 
 def _linear_errors():
@@ -412,17 +435,19 @@ def edge_targets(rng, n: int, classes: int) -> np.ndarray:
 
 
 def _sharp_index_cases():
-    """(id, build(rng) -> (logits (N, C), target, kwargs), dtypes) shared by cross_entropy
-    and nll_loss (which gets the log-softmax of the logits)."""
+    """(id, build(rng) -> (logits (N, C), target, kwargs), dtypes, tags) shared by
+    cross_entropy and nll_loss (which gets the log-softmax of the logits)."""
     for classes, dtypes in LARGE_VOCABULARIES.items():
         yield (f"sharp-peaked-V{classes}-none", lambda rng, c=classes: (
-            lambda t: (peaked_logits(rng, t, c), t, {"reduction": "none"}))(edge_targets(rng, 4, c)), dtypes)
+            lambda t: (peaked_logits(rng, t, c), t, {"reduction": "none"}))(edge_targets(rng, 4, c)), dtypes,
+               {"sharp", "peaked", "large-vocabulary", "class-indices"})
         if classes == 32768:   # random logits: softmax entries ~1e-6 to 1e-10 already at 32k
             yield (f"sharp-random-V{classes}-weight-mean", lambda rng, c=classes: (
-                logits(rng, (3, c)), edge_targets(rng, 3, c), {"weight": positive(rng, c)}), dtypes)
+                logits(rng, (3, c)), edge_targets(rng, 3, c), {"weight": positive(rng, c)}), dtypes,
+                   {"sharp", "large-vocabulary", "class-indices"})
     yield ("sharp-peaked-targets-0-and-last-weight-sum", lambda rng: (
         lambda t: (peaked_logits(rng, t, CLASSES), t, {"weight": positive(rng, CLASSES), "reduction": "sum"}))(
-        np.array([0, CLASSES - 1, 0, CLASSES - 1, 2, 1])), None)
+        np.array([0, CLASSES - 1, 0, CLASSES - 1, 2, 1])), None, {"sharp", "peaked", "class-indices"})
     # ignore_index other than -100: a class inside [0, C) (masked by value), the first
     # class, one just past the last, and negative ones.
     for ignore_index in (3, 0, CLASSES, -1, -7):
@@ -431,32 +456,37 @@ def _sharp_index_cases():
             t[[2, 4]] = ignore_index
             return peaked_logits(rng, np.where(t == ignore_index, 1, t), CLASSES), t, {
                 "ignore_index": ignore_index, "weight": positive(rng, CLASSES)}
-        yield (f"sharp-peaked-ignore{ignore_index}-weight-mean", build, None)
+        yield (f"sharp-peaked-ignore{ignore_index}-weight-mean", build, None,
+               {"sharp", "peaked", "ignored-rows", "class-indices"})
     for reduction in ("mean", "sum", "none"):
         yield (f"sharp-every-row-ignored-ignore4-{reduction}", lambda rng, r=reduction: (
-            logits(rng, (3, CLASSES)), np.full(3, 4), {"ignore_index": 4, "reduction": r}), None)
+            logits(rng, (3, CLASSES)), np.full(3, 4), {"ignore_index": 4, "reduction": r}), None,
+               {"sharp", "all-ignored", "class-indices"})
 
 
 def sharp_samples(name: str):
     """The sharp cases of issue 10 as registry samples for ``name`` (see README, "Sharp cases")."""
-    for case_id, build, dtypes in _sharp_index_cases():
+    for case_id, build, dtypes, tags in _sharp_index_cases():
         if name == "cross_entropy":
-            yield Sample(case_id, lambda rng, b=build: (lambda x, t, kw: ((x, t), kw))(*b(rng)), dtypes)
+            yield Sample(case_id, lambda rng, b=build: (lambda x, t, kw: ((x, t), kw))(*b(rng)), dtypes, tags=tags)
         elif name == "nll_loss":   # a gather: a large vocabulary is one more stride, float32 enough
             yield Sample(case_id, lambda rng, b=build: (lambda x, t, kw: ((log_softmax(x, 1), t), kw))(*b(rng)),
-                         (torch.float32,) if "-V" in case_id else dtypes)
+                         (torch.float32,) if "large-vocabulary" in tags else dtypes, tags=tags)
     if name == "cross_entropy":
         # float16 holds 0.9998 as 1 (its spacing below 1 is 2^-11): a kernel that stores the
         # softmax in the dtype loses the target's gradient entry; torch's float16 does not.
         yield Sample("sharp-peaked0.9998-V32768-none", lambda rng: (
             lambda t: ((peaked_logits(rng, t, 32768, peak=0.9998), t), {"reduction": "none"}))(
-            edge_targets(rng, 3, 32768)), (torch.float16,))
+            edge_targets(rng, 3, 32768)), (torch.float16,),
+                tags={"sharp", "peaked", "large-vocabulary", "class-indices"})
         yield Sample("sharp-peaked-V32768-smoothing0.1-none", lambda rng: (
             lambda t: ((peaked_logits(rng, t, 32768), t), {"label_smoothing": 0.1, "reduction": "none"}))(
-            edge_targets(rng, 3, 32768)), (torch.float32, torch.bfloat16))
+            edge_targets(rng, 3, 32768)), (torch.float32, torch.bfloat16),
+                tags={"sharp", "peaked", "large-vocabulary", "class-indices"})
         yield Sample("sharp-peaked-V32768-probs-none", lambda rng: (
             lambda t: ((peaked_logits(rng, t, 32768), np.exp(log_softmax(peaked_logits(rng, t, 32768), 1))),
-                       {"reduction": "none"}))(edge_targets(rng, 3, 32768)), (torch.float32, torch.bfloat16))
+                       {"reduction": "none"}))(edge_targets(rng, 3, 32768)), (torch.float32, torch.bfloat16),
+                           tags={"sharp", "peaked", "large-vocabulary", "probability-targets"})
     if name == "linear_cross_entropy":
         yield from _sharp_linear_samples()
 
@@ -478,14 +508,16 @@ def _sharp_linear_samples():
     # 32k only: at 262k the float64 reference of the projection's gradient costs seconds.
     yield Sample("sharp-peaked-V32768-none", lambda rng: (
         lambda t: ((*_peaked_projection(rng, t, 32768), t), {"reduction": "none"}))(
-        np.array([0, 32767, 16384])), (torch.float32, torch.bfloat16))
+        np.array([0, 32767, 16384])), (torch.float32, torch.bfloat16),
+            tags={"sharp", "peaked", "large-vocabulary", "class-indices"})
     for ignore_index in (2, -1):
         yield Sample(f"sharp-peaked-ignore{ignore_index}-weight-mean", lambda rng, i=ignore_index: (
             (*_peaked_projection(rng, np.array([0, CLASSES - 1, 1, 3]), CLASSES), np.array([0, CLASSES - 1, i, i])),
-            {"ignore_index": i, "weight": positive(rng, CLASSES)}))
+            {"ignore_index": i, "weight": positive(rng, CLASSES)}),
+                tags={"sharp", "peaked", "ignored-rows", "class-indices"})
     yield Sample("sharp-every-row-ignored-ignore0-sum", lambda rng: (
         (logits(rng, (3, LINEAR_FEATURES)), logits(rng, (CLASSES, LINEAR_FEATURES)), np.zeros(3, dtype=np.int64)),
-        {"ignore_index": 0, "reduction": "sum"}))
+        {"ignore_index": 0, "reduction": "sum"}), tags={"sharp", "all-ignored", "class-indices"})
 
 RECORDS = [
     LossRecord(name="nll_loss", module="NLLLoss", samples=lambda: chain(_nll_samples(), sharp_samples("nll_loss")),

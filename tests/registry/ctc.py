@@ -15,7 +15,7 @@ import torch
 
 from lossref._common import log_softmax
 
-from .base import ErrorCase, InputTransform, LossRecord, Sample, option_id, pairwise
+from .base import ErrorCase, InputTransform, LossRecord, Sample, option_id, pairwise, shape_tags
 
 T = 10          # frames
 C = 5           # classes, blank included
@@ -125,7 +125,8 @@ def _grid_samples():
     for row in pairwise(GRID):
         options = {k: v for k, v in row.items() if k not in ("shape", "targets", "blank")}
         yield Sample(f"{row['shape']}-{row['targets']}-blank{row['blank']}-{option_id(options)}",
-                     lambda rng, row=row: _grid_build(rng, row))
+                     lambda rng, row=row: _grid_build(rng, row),
+                     tags=shape_tags(row["shape"], f"{'padded' if row['targets'] == 'padded' else 'concatenated'}-targets"))
 
 
 def _fixed(lp_shape, targets, il, tl, scale=2.0, **kwargs):
@@ -148,74 +149,78 @@ def _edge_samples():
     i64 = np.int64
     # Labels equal to the blank are not rejected; the recursion compares labels literally.
     yield Sample("edge-blank-in-target", _fixed((8, 2, C), [[1, 0, 2], [0, 3, 1]], np.array([8, 7]),
-                                                np.array([3, 3]), reduction="none"))
+                                                np.array([3, 3]), reduction="none"), tags={"edge"})
     # ... but when the LAST label is the blank, torch's backward (not its forward) drops one
     # term at the last frame: see the final report / quirk "ctc-blank-last-label-gradient".
     yield Sample("edge-blank-last-label", _fixed((6, 2, C), [[2, 0], [3, 4]], np.array([6, 5]),
-                                                 np.array([2, 2]), reduction="sum"))
+                                                 np.array([2, 2]), reduction="sum"), tags={"edge"})
     # Repeats need a blank between them: exactly the fewest frames that allow an alignment.
     yield Sample("edge-repeated-labels-tight", _fixed((6, 2, C), [[1, 1, 2], [3, 3, 3]], np.array([4, 5]),
-                                                      np.array([3, 3]), reduction="none"))
+                                                      np.array([3, 3]), reduction="none"), tags={"edge"})
     yield Sample("edge-repeated-labels-infeasible", _fixed((4, 2, C), [[2, 2], [1, 2]], np.array([2, 2]),
-                                                           np.array([2, 2]), reduction="none"))
+                                                           np.array([2, 2]), reduction="none"), tags={"edge"})
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-infeasible-zero-infinity-{reduction}", _fixed(
             (5, 3, C), [[1, 2, 3], [4, 4, 0], [2, 3, 0]], np.array([2, 3, 5]), np.array([3, 2, 2]),
-            reduction=reduction, zero_infinity=True))
+            reduction=reduction, zero_infinity=True), tags={"edge"})
     yield Sample("edge-all-infeasible-mean", _fixed((3, 2, C), [[1, 2, 3, 4], [1, 1, 0, 0]], np.array([3, 2]),
-                                                    np.array([4, 2]), reduction="mean"))
+                                                    np.array([4, 2]), reduction="mean"), tags={"edge"})
     # T_n = 0: the empty alignment exists only for the empty target (0), else +inf.
     yield Sample("edge-zero-input-length", _fixed((5, 3, C), [[0, 0], [1, 2], [3, 0]], np.array([0, 0, 5]),
-                                                  np.array([0, 2, 1]), reduction="none"))
+                                                  np.array([0, 2, 1]), reduction="none"), tags={"edge"})
     yield Sample("edge-zero-input-length-zero-infinity-sum", _fixed(
         (5, 3, C), [[0, 0], [1, 2], [3, 0]], np.array([0, 0, 5]), np.array([0, 2, 1]),
-        reduction="sum", zero_infinity=True))
+        reduction="sum", zero_infinity=True), tags={"edge"})
     # Zero-length targets everywhere: an all-blank path; 'mean' divides by max(0, 1) = 1.
     yield Sample("edge-empty-targets-padded-mean", _fixed((6, 3, C), np.zeros((3, 0), dtype=i64),
-                                                          np.array([6, 4, 1]), np.zeros(3, dtype=i64)))
+                                                          np.array([6, 4, 1]), np.zeros(3, dtype=i64)),
+                                                              tags={"edge", "empty", "padded-targets"})
     yield Sample("edge-empty-targets-concat-blank2", _fixed((6, 2, C), np.zeros(0, dtype=i64), np.array([6, 3]),
-                                                            np.zeros(2, dtype=i64), blank=2, reduction="none"))
+                                                            np.zeros(2, dtype=i64), blank=2, reduction="none"),
+                                                                tags={"edge", "empty", "concatenated-targets"})
     # nan past a sample's input length is never read; nan inside it makes that loss nan
     # (zero_infinity leaves nan alone).
-    yield Sample("edge-nan-past-input-length", _nan_at([(1, 4), (1, 5)]))
+    yield Sample("edge-nan-past-input-length", _nan_at([(1, 4), (1, 5)]), tags={"edge", "non-finite"})
     yield Sample("edge-nan-in-input-zero-infinity", lambda rng: (
-        _nan_at([(0, 2)])(rng)[0], {"reduction": "none", "zero_infinity": True}))
+        _nan_at([(0, 2)])(rng)[0], {"reduction": "none", "zero_infinity": True}), tags={"edge", "non-finite"})
     # A log-probability of -inf (probability exactly 0) on some labels and frames. Forward
     # only: torch's gradient there is nan (its kernel forms -inf - (-inf) = nan for lp = -inf),
     # and the derivative at an infinite argument is not defined.
     yield Sample("edge-zero-probability", lambda rng: (
         (np.where(np.arange(C) == 2, -np.inf, _log_probs(rng, (6, 2, C))), np.array([[1, 3], [2, 1]]),
-         np.array([6, 6]), np.array([2, 2])), {"reduction": "none"}), grad=False)
+         np.array([6, 6]), np.array([2, 2])), {"reduction": "none"}), grad=False, tags={"edge"})
     # log_probs need not be normalised: the recursion uses the values as given.
     yield Sample("edge-unnormalised-log-probs", lambda rng: (
         (rng.normal(size=(6, 2, C)), np.array([[1, 2], [3, 3]]), np.array([6, 5]), np.array([2, 2])),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge"})
     # Targets of any dtype are cast to int64 (floats truncated toward zero: 2.7 -> 2).
     yield Sample("edge-float-targets", _fixed((6, 2, C), np.array([[1.0, 2.7], [3.2, 1.0]]), np.array([6, 6]),
-                                              np.array([2, 2]), reduction="none"))
+                                              np.array([2, 2]), reduction="none"), tags={"edge"})
     yield Sample("edge-int32-targets-uint8-lengths", _fixed(
         (6, 2, C), np.array([[1, 2], [3, 1]], dtype=np.int32), np.array([6, 5], dtype=np.uint8),
-        np.array([2, 1], dtype=np.uint8), reduction="sum"))
+        np.array([2, 1], dtype=np.uint8), reduction="sum"), tags={"edge"})
     # torch reads the lengths' elements in order, whatever their shape.
     yield Sample("edge-lengths-2d", _fixed((6, 2, C), [[1, 2], [3, 1]], np.array([[6, 5]]), np.array([[2, 2]]),
-                                           reduction="none"))
+                                           reduction="none"), tags={"edge"})
     # Unbatched with one-element lengths and a (1, S) padded target.
     yield Sample("edge-unbatched-1elem-lengths-padded-2d", lambda rng: (
-        (_log_probs(rng, (7, C)), np.array([[3, 1, 4]]), np.array([7]), np.array([2])), {"reduction": "none"}))
+        (_log_probs(rng, (7, C)), np.array([[3, 1, 4]]), np.array([7]), np.array([2])), {"reduction": "none"}),
+            tags={"edge", "unbatched", "padded-targets"})
     yield Sample("edge-unbatched-concat-mean", lambda rng: (
-        (_log_probs(rng, (7, C)), np.array([3, 1, 1]), np.array(6), np.array(3)), {}))
+        (_log_probs(rng, (7, C)), np.array([3, 1, 1]), np.array(6), np.array(3)), {}),
+            tags={"edge", "unbatched", "concatenated-targets"})
     yield Sample("edge-single-frame", _fixed((1, 3, C), [[2], [0], [1]], np.array([1, 1, 1]), np.array([1, 0, 1]),
-                                             reduction="none", blank=1))
+                                             reduction="none", blank=1), tags={"edge"})
     # Near-certain log-probabilities: logits of +-1e4 behind the log_softmax (0 or -2e4).
     yield Sample("edge-logits-1e4", lambda rng: (
         (_np_log_softmax(np.array([[[1e4, -1e4, 0.0, -1e4, 0.0]], [[-1e4, 1e4, 0.0, 0.0, -1e4]],
                                     [[1e4, 1e4, -1e4, 0.0, 0.0]], [[0.0, -1e4, 1e4, -1e4, 1e4]]])),
          np.array([[1, 2]]), np.array([4]), np.array([2])), {"reduction": "sum"}),
-        dtypes=(torch.float64, torch.float32))
+        dtypes=(torch.float64, torch.float32), tags={"edge", "extreme"})
     # The longest recursion of the suite: 12 frames, 5 labels with a repeat, broad draws.
     yield Sample("edge-long-sequence", _fixed((12, 4, C), [[1, 2, 2, 3, 4], [4, 3, 1, 1, 2], [1, 1, 1, 1, 1],
                                                            [2, 3, 4, 1, 3]], np.array([12, 12, 11, 12]),
-                                              np.array([5, 5, 5, 4]), scale=3.0, reduction="none"))
+                                              np.array([5, 5, 5, 4]), scale=3.0, reduction="none"), tags={"edge"})
 
 
 def _samples():

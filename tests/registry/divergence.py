@@ -8,7 +8,7 @@ import torch
 from lossref._common import reduce
 
 from ..tolerances import Magnitude
-from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities
+from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities, shape_tags
 
 NAN, INF = np.nan, np.inf
 WIDE = (torch.float64, torch.float32)   # edge samples whose values do not fit half precision
@@ -55,23 +55,25 @@ def _kl_samples():
             if row["log_target"]:
                 kwargs["log_target"] = True
             return (_log_probs(rng, x_shape), target), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
 
     for reduction in ("none", "mean", "sum", "batchmean"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, 5)), np.zeros((0, 5))), {"reduction": r}))
+            (np.zeros((0, 5)), np.zeros((0, 5))), {"reduction": r}), tags={"edge", "empty", "empty-batch"})
     # Probabilities exactly 0 and 1: the loss is 0 and finite, the target gradient nan at 0
     # (torch's xlogy backward: t/t = 0/0, pytorch#89558).
     yield Sample("edge-target-zero-one", lambda rng: (
-        (_f(-1.0, -2.0, -0.5, -3.0), _f(0.0, 1.0, 0.0, 0.5)), {"reduction": "sum"}))
+        (_f(-1.0, -2.0, -0.5, -3.0), _f(0.0, 1.0, 0.0, 0.5)), {"reduction": "sum"}), tags={"edge"})
     # xlogy's edges: t = 0 with x = -inf (0·inf = nan), t < 0 (nan), nan and inf on either side.
     yield Sample("edge-xlogy-nan-inf", lambda rng: (
         (_f(-INF, -1.0, NAN, -1.0, INF, -INF, -1.0, -0.5),
-         _f(0.0, -0.5, 0.3, NAN, 0.5, 0.5, INF, 0.0)), {"reduction": "none"}))
+         _f(0.0, -0.5, 0.3, NAN, 0.5, 0.5, INF, 0.0)), {"reduction": "none"}), tags={"edge", "non-finite"})
     # log_target: t = -inf is the zero probability: exp(-inf)·(-inf - x) = 0·inf = nan.
     yield Sample("edge-log-target-nan-inf", lambda rng: (
         (_f(-1.0, -INF, -1.0, NAN, 2.0, INF, -1.0),
-         _f(-INF, -INF, -0.5, -1.2, 3.0, -1.6, NAN)), {"reduction": "none", "log_target": True}))
+         _f(-INF, -INF, -0.5, -1.2, 3.0, -1.6, NAN)), {"reduction": "none", "log_target": True}),
+             tags={"edge", "non-finite"})
 
 
 def _kl_errors():
@@ -135,7 +137,8 @@ def _poisson_samples():
                 kwargs["eps"] = row["eps"]
             # log_input and full positionally: the reference takes them positionally too.
             return (_rates(rng, x_shape, row["log_input"]), _counts(rng, t_shape), row["log_input"], row["full"]), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
 
     # Integer counts (promoted to float; no target gradient), including t = 0 and exactly
     # t = 1, the Stirling switch point, masked as t <= 1. torch evaluates log/exp of an
@@ -144,32 +147,36 @@ def _poisson_samples():
     # as precise as the dtype under test.
     yield Sample("int-target-full", lambda rng: (
         (rng.uniform(-2.0, 2.0, size=(3, 4)), np.array([[0, 1, 2, 3], [1, 1, 5, 0], [4, 2, 1, 7]]), True, True), {}),
-        dtypes=NARROW)
+        dtypes=NARROW, tags={"non-float"})
     yield Sample("int-target-rates-full-sum", lambda rng: (
-        (positive(rng, 7, 0.1, 4.0), np.arange(7), False, True), {"reduction": "sum"}), dtypes=NARROW)
+        (positive(rng, 7, 0.1, 4.0), np.arange(7), False, True), {"reduction": "sum"}), dtypes=NARROW,
+            tags={"non-float"})
     yield Sample("int-input", lambda rng: (
-        (np.array([-1, 0, 1, 2]), _counts(rng, 4)), {"reduction": "none"}), dtypes=NARROW)
+        (np.array([-1, 0, 1, 2]), _counts(rng, 4)), {"reduction": "none"}), dtypes=NARROW, tags={"non-float"})
     # Large |x| without cancellation (see _rates): float32 holds exp(20), float16 does not.
     yield Sample("edge-large-log-input", lambda rng: (
         (_f(-30.0, -10.0, 10.0, 20.0, 5.0), _f(0.5, 3.0, 2.0, 0.0, 100.0), True, True), {"reduction": "none"}),
-        dtypes=WIDE)
+        dtypes=WIDE, tags={"edge", "extreme"})
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, 4)), np.zeros((0, 4))), {"reduction": r}))
+            (np.zeros((0, 4)), np.zeros((0, 4))), {"reduction": r}), tags={"edge", "empty", "empty-batch"})
     # The switch t = 1 itself, t = 0 and t < 0 with full=True: the Stirling term is masked
     # there; the target gradient is 0 at t = 1 and nan at t <= 0 (0·log 0, 0·log(t < 0)).
     for log_input in (True, False):
         yield Sample(f"edge-stirling-switch-{'log' if log_input else 'rate'}", lambda rng, li=log_input: (
             (_f(0.5, 1.0, 2.0, 0.3, 0.3, 0.7), _f(0.0, 1.0, 3.0, 0.5, -0.5, 1.0 + 2 ** -6), li, True),
-            {"reduction": "none"}))
+            {"reduction": "none"}), tags={"edge"})
     # Rates at and below zero: x = 0 gives -t·log(eps) (eps = 1e-8 underflows to 0 in float16,
     # hence float64/float32 only); x < -eps gives a nan loss and a finite input gradient.
     yield Sample("edge-rate-zero-negative", lambda rng: (
-        (_f(0.0, 0.0, -1.0, -1e-9, 2.0), _f(2.0, 0.0, 2.0, 1.0, 3.0), False), {"reduction": "none"}), dtypes=WIDE)
+        (_f(0.0, 0.0, -1.0, -1e-9, 2.0), _f(2.0, 0.0, 2.0, 1.0, 3.0), False), {"reduction": "none"}), dtypes=WIDE,
+            tags={"edge"})
     yield Sample("edge-nan-inf", lambda rng: (
-        (_f(INF, -INF, NAN, 0.5, 0.5, INF), _f(2.0, 2.0, 2.0, NAN, INF, 0.0)), {"reduction": "none"}))
+        (_f(INF, -INF, NAN, 0.5, 0.5, INF), _f(2.0, 2.0, 2.0, NAN, INF, 0.0)), {"reduction": "none"}),
+            tags={"edge", "non-finite"})
     yield Sample("edge-nan-inf-full", lambda rng: (
-        (_f(INF, -INF, NAN, 0.5, 0.5), _f(2.0, 2.0, 2.0, NAN, INF), True, True), {"reduction": "none"}))
+        (_f(INF, -INF, NAN, 0.5, 0.5), _f(2.0, 2.0, 2.0, NAN, INF), True, True), {"reduction": "none"}),
+            tags={"edge", "non-finite"})
 
 
 def _poisson_errors():
@@ -207,6 +214,12 @@ GAUSSIAN_KINDS = {
     "float-var": ((4, 3), (4, 3), "float"),
     "scalar": ((), (), ()),
 }
+#: The tags of each kind: var (or the target) broadcast, or not.
+GAUSSIAN_TAGS = {"same": shape_tags("NC"), "var-one-short-target-bigger": shape_tags("NC", "broadcast"),
+                 "var-last-1-target-column": shape_tags("NC", "broadcast"), "var-first-1": shape_tags("NC", "broadcast"),
+                 "unbatched-var0d": shape_tags("C", "broadcast"), "kdim-var-mid-1": shape_tags("NCd", "broadcast"),
+                 "kdim-var-one-short": shape_tags("NCd", "broadcast"), "float-var": shape_tags("NC"),
+                 "scalar": shape_tags("scalar")}
 
 
 def _gaussian_samples():
@@ -223,24 +236,25 @@ def _gaussian_samples():
                 kwargs["eps"] = row["eps"]
             args = (rng.normal(size=x_shape), rng.normal(size=y_shape), var)  # var positional: its gradient is checked
             return (args + (True,) if row["full"] else args), kwargs
-        yield Sample(f"{row['kind']}-{option_id({k: v for k, v in row.items() if k != 'kind'})}", build)
+        yield Sample(f"{row['kind']}-{option_id({k: v for k, v in row.items() if k != 'kind'})}", build,
+                     tags=GAUSSIAN_TAGS[row["kind"]])
 
     yield Sample("int-input-target", lambda rng: (
         (np.array([[0, 1, 2], [3, -1, 2]]), np.array([[1, 1, 0], [2, 2, 2]]), positive(rng, (2, 3), 0.3, 2.0)),
-        {"reduction": "sum"}))
+        {"reduction": "sum"}), tags={"non-float"})
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, 3)), np.zeros((0, 3)), np.ones(0)), {"reduction": r}))
+            (np.zeros((0, 3)), np.zeros((0, 3)), np.ones(0)), {"reduction": r}), tags={"edge", "empty", "empty-batch"})
     # var below, at and far below eps: clamped to eps = 1e-6, gradient passed through
     # (-5e11 at var = 1e-9 and x - y = 1). (x - y)^2/1e-6 overflows float16: wide only.
     yield Sample("edge-var-clamped", lambda rng: (
         (_f(1.0, 1.0, 0.0, 2.0, 1.0), _f(0.0, 0.0, 0.0, 1.5, 1.0), _f(0.0, 1e-9, 0.0, 1e-6, 1e-7)),
-        {"reduction": "none"}), dtypes=WIDE)
+        {"reduction": "none"}), dtypes=WIDE, tags={"edge"})
     yield Sample("edge-float-var-zero", lambda rng: (
-        (_f(1.0, 0.5, 0.0), _f(1.0, 1.0, 0.0), 0.0, False, 0.25), {"reduction": "sum"}))
+        (_f(1.0, 0.5, 0.0), _f(1.0, 1.0, 0.0), 0.0, False, 0.25), {"reduction": "sum"}), tags={"edge"})
     yield Sample("edge-nan-inf", lambda rng: (
         (_f(1.0, 1.0, NAN, INF, 1.0, INF), _f(0.0, 0.0, 0.0, 0.0, NAN, INF), _f(INF, NAN, 1.0, 1.0, 1.0, 1.0)),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge", "non-finite"})
 
 
 def _gaussian_errors():

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Both, ErrorCase, LossRecord, Sample, pairwise
+from .base import Both, ErrorCase, LossRecord, Sample, pairwise, shape_tags
 
 KINK_GAP = 0.05
 D = 4
@@ -87,11 +87,13 @@ def _cosine_samples():
                 kwargs["margin"] = row["margin"]
             return (x1, x2, labels), kwargs
         margin = "" if row["margin"] is None else f"-margin{row['margin']}"
-        yield Sample(f"{row['shape']}-{row['target']}{margin}-{row['reduction']}", build)
+        yield Sample(f"{row['shape']}-{row['target']}{margin}-{row['reduction']}", build,
+                     tags=shape_tags(row["shape"]))
 
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, D)), np.zeros((0, D)), np.zeros(0, dtype=np.int64)), {"reduction": r}))
+            (np.zeros((0, D)), np.zeros((0, D)), np.zeros(0, dtype=np.int64)), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
     # A zero vector has cos = 0 (EPSILON 1e-12 in each squared norm), so y = 1 costs 1 and
     # y = -1 with margin -0.5 costs 0.5 with a gradient of size 1/sqrt(1e-12 |x|^2).
     # float16 cannot hold 1e-12 (it rounds to 0, so torch gets 0/0 = nan there): the
@@ -100,40 +102,42 @@ def _cosine_samples():
         (np.array([[0.0, 0, 0], [1, 2, 3], [0, 0, 0], [0, 0, 0], [2, -1, 0]]),
          np.array([[1.0, 2, 3], [0, 0, 0], [0, 0, 0], [1, -1, 2], [0, 0, 0]]),
          np.array([1, 1, 1, -1, -1])), {"margin": -0.5, "reduction": "none"}),
-        dtypes=(torch.float64, torch.float32, torch.bfloat16))
+        dtypes=(torch.float64, torch.float32, torch.bfloat16), tags={"edge"})
     # Orthogonal vectors: cos = 0 exactly = margin: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-cos-equals-margin", lambda rng: (
         (np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[0.0, 3.0], [5.0, 0.0]]), np.array([-1, -1])),
-        {"margin": 0.0, "reduction": "sum"}))
+        {"margin": 0.0, "reduction": "sum"}), tags={"edge", "kink"})
     # Parallel and antiparallel: 1 - cos cancels to ~0; cos = -1 far below the margin.
     yield Sample("edge-parallel", lambda rng: (
         (np.array([[1.0, -2.0, 0.5], [0.5, 1.5, -1.0]]), np.array([[2.0, -4.0, 1.0], [-0.5, -1.5, 1.0]]),
-         np.array([1, -1])), {"reduction": "none"}))
+         np.array([1, -1])), {"reduction": "none"}), tags={"edge"})
     yield Sample("edge-nan-input", lambda rng: (
         (np.array([[np.nan, 1.0, 2.0], [1.0, 0.5, -1.0], [0.5, 2.0, 1.0]]), rng.normal(size=(3, 3)),
-         np.array([1, -1, 0])), {"reduction": "none"}))
+         np.array([1, -1, 0])), {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-inf-input", lambda rng: (
         (rng.normal(size=(3, 3)), np.array([[1.0, np.inf, 2.0], [1.0, 0.5, -1.0], [0.5, -np.inf, 1.0]]),
-         np.array([1, 1, -1])), {"reduction": "none"}))
+         np.array([1, 1, -1])), {"reduction": "none"}), tags={"edge", "non-finite"})
     # D = 0: both squared norms are just the 1e-12, cos = 0 (float16 left out, as for zero vectors).
     yield Sample("edge-zero-size-last-dim", lambda rng: (
         (np.zeros((3, 0)), np.zeros((3, 0)), np.array([1, -1, 1])), {"reduction": "none"}),
-        dtypes=(torch.float64, torch.float32, torch.bfloat16))
+        dtypes=(torch.float64, torch.float32, torch.bfloat16), tags={"edge", "empty"})
     # input2 (N, 1) broadcasts along D; its squared norm is taken BEFORE broadcasting (torch).
     yield Sample("edge-broadcast-last-dim", lambda rng: (
         (rng.normal(size=(3, D)), np.array([[0.7], [-1.2], [2.0]]), np.array([1, 1, -1])),
-        {"margin": -0.9, "reduction": "none"}))
+        {"margin": -0.9, "reduction": "none"}), tags={"edge", "broadcast"})
     yield Sample("edge-broadcast-target", lambda rng: (
-        (rng.normal(size=(N, D)), rng.normal(size=(N, D)), np.array([1])), {"reduction": "none"}))
+        (rng.normal(size=(N, D)), rng.normal(size=(N, D)), np.array([1])), {"reduction": "none"}),
+            tags={"edge", "broadcast"})
     yield Sample("edge-broadcast-inputs-over-target", lambda rng: (
         (np.array([[1.0, 2.0, -0.5]]), np.array([[-1.0, 0.5, 2.0]]), np.array([1, -1, 1, 0])),
-        {"margin": -0.5, "reduction": "none"}))
+        {"margin": -0.5, "reduction": "none"}), tags={"edge", "broadcast"})
     yield Sample("edge-bool-target", lambda rng: (
-        (rng.normal(size=(3, D)), rng.normal(size=(3, D)), np.array([True, False, True])), {"reduction": "sum"}))
+        (rng.normal(size=(3, D)), rng.normal(size=(3, D)), np.array([True, False, True])), {"reduction": "sum"}),
+            tags={"edge", "non-float"})
     # torch promotes integer inputs (to the default float32): no gradient; run once, as float32.
     yield Sample("edge-integer-inputs", lambda rng: (
         (np.array([[1, 2, 0], [0, -1, 3]]), np.array([[2, 1, 1], [1, 1, 0]]), np.array([1, -1])),
-        {"reduction": "none"}), dtypes=(torch.float32,))
+        {"reduction": "none"}), dtypes=(torch.float32,), tags={"edge", "non-float"})
 
 
 def _cosine_errors():
@@ -277,18 +281,19 @@ def _triplet_sample(row):
     parts += [] if row["eps"] is None else [f"eps{row['eps']}"]
     parts += ["swap"] if row["swap"] else []
     parts += ["positional"] if row["call"] == "positional" else []
-    return Sample("-".join(parts + [row["reduction"]]), build)
+    return Sample("-".join(parts + [row["reduction"]]), build, tags=shape_tags(row["shape"]))
 
 
 def _triplet_edges():
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, D)), np.zeros((0, D)), np.zeros((0, D))), {"reduction": r}))
+            (np.zeros((0, D)), np.zeros((0, D)), np.zeros((0, D))), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
     # anchor == positive: d(a, p) = ||eps||_2 = 1e-6 sqrt(D), gradient eps/||eps|| = 1/sqrt(D)
     # per coordinate (the negative is close, so the loss is active).
     yield Sample("edge-identical-anchor-positive", lambda rng: (
         (np.array([[1.0, -0.5, 2.0, 0.0], [0.3, 0.2, -1.0, 1.5]]),) * 2
-        + (np.array([[1.5, -0.5, 2.0, 0.5], [0.3, 0.7, -1.0, 1.0]]),), {"reduction": "none"}))
+        + (np.array([[1.5, -0.5, 2.0, 0.5], [0.3, 0.7, -1.0, 1.0]]),), {"reduction": "none"}), tags={"edge"})
     # eps = 0 and anchor == positive: the difference is exactly 0, torch's subgradient is 0
     # for every p (p = 2, p > 2: masked where the norm is 0; p = 1: sign(0); p = inf: sign(0)
     # on every tied entry; p < 1: masked where the entry is 0).
@@ -297,36 +302,36 @@ def _triplet_edges():
             (np.array([[1.0, -0.5, 2.0]]), np.array([[1.0, -0.5, 2.0]]), np.array([[2.0, 0.5, 1.0]])),
             # margin 10: z = 10 - d_- > 0 for every p, so the norm's subgradient at the zero
             # difference is what the gradient shows (not the hinge's kink).
-            {"eps": 0.0, "p": p, "swap": True, "margin": 10.0, "reduction": "sum"}))
+            {"eps": 0.0, "p": p, "swap": True, "margin": 10.0, "reduction": "sum"}), tags={"edge"})
     yield Sample("edge-zero-vectors", lambda rng: (
-        (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"swap": True, "reduction": "none"}))
+        (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"swap": True, "reduction": "none"}), tags={"edge"})
     # margin + d(a,p) - d(a,n) = 2 + 1 - 3 = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-boundary", lambda rng: (
         (np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]])),
-        {"margin": 2.0, "eps": 0.0, "reduction": "sum"}))
+        {"margin": 2.0, "eps": 0.0, "reduction": "sum"}), tags={"edge", "kink"})
     # d(a,n) = d(p,n) = 1: torch.minimum gives each side half the gradient.
     yield Sample("edge-swap-tie", lambda rng: (
         (np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])),
-        {"margin": 2.0, "eps": 0.0, "swap": True, "reduction": "sum"}))
+        {"margin": 2.0, "eps": 0.0, "swap": True, "reduction": "sum"}), tags={"edge"})
     # p = 1 here (p = 2 in triplet_margin_with_distance_loss's): the nan row's loss is nan, its
     # clamp gradient 0 (nan >= 0 is false), and torch.sign(nan) = 0, so its gradient is 0, not nan.
     yield Sample("edge-nan-input", lambda rng: (
         (np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))),
-        {"p": 1.0, "swap": True, "reduction": "none"}))
+        {"p": 1.0, "swap": True, "reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-inf-input", lambda rng: (
         (rng.normal(size=(2, 3)), np.array([[np.inf, 1.0, 0.5], [0.5, -1.0, 2.0]]), rng.normal(size=(2, 3))),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-scalar-inputs", lambda rng: (
-        (np.array(0.5), np.array(0.75), np.array(-1.5)), {"reduction": "none"}))
+        (np.array(0.5), np.array(0.75), np.array(-1.5)), {"reduction": "none"}), tags={"edge", "scalar"})
     yield Sample("edge-zero-size-last-dim", lambda rng: (
-        (np.zeros((3, 0)), np.zeros((3, 0)), np.zeros((3, 0))), {"reduction": "none"}))
+        (np.zeros((3, 0)), np.zeros((3, 0)), np.zeros((3, 0))), {"reduction": "none"}), tags={"edge", "empty"})
     yield Sample("edge-broadcast-last-dim", lambda rng: (
         (np.array([[0.5, -1.0, 2.0], [1.0, 0.0, 0.5]]), np.array([[0.7, -0.6, 1.5], [1.2, 0.3, 0.4]]),
-         np.array([[1.0], [-0.5]])), {"reduction": "none"}))
+         np.array([[1.0], [-0.5]])), {"reduction": "none"}), tags={"edge", "broadcast"})
     # torch promotes integer inputs (to the default float32): no gradient; run once, as float32.
     yield Sample("edge-integer-inputs", lambda rng: (
         (np.array([[0, 1, 2], [1, 1, 1]]), np.array([[1, 1, 2], [0, 1, 1]]), np.array([[2, 0, 2], [1, 3, 1]])),
-        {"reduction": "none"}), dtypes=(torch.float32,))
+        {"reduction": "none"}), dtypes=(torch.float32,), tags={"edge", "non-float"})
 
 
 def _shared_triplet_errors():
@@ -418,29 +423,31 @@ def _with_distance_samples():
         parts = [row["shape"], row["distance"]]
         parts += [] if row["margin"] is None else [f"margin{row['margin']}"]
         parts += ["swap"] if row["swap"] else []
-        yield Sample("-".join(parts + [row["reduction"]]), build)
+        yield Sample("-".join(parts + [row["reduction"]]), build, tags=shape_tags(row["shape"]))
 
     for reduction in ("none", "mean", "sum"):
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, D)), np.zeros((0, D)), np.zeros((0, D))), {"reduction": r}))
+            (np.zeros((0, D)), np.zeros((0, D)), np.zeros((0, D))), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
     yield Sample("edge-identical-anchor-positive", lambda rng: (
         (np.array([[1.0, -0.5, 2.0, 0.0], [0.3, 0.2, -1.0, 1.5]]),) * 2
-        + (np.array([[1.5, -0.5, 2.0, 0.5], [0.3, 0.7, -1.0, 1.0]]),), {"swap": True, "reduction": "none"}))
+        + (np.array([[1.5, -0.5, 2.0, 0.5], [0.3, 0.7, -1.0, 1.0]]),), {"swap": True, "reduction": "none"}),
+            tags={"edge"})
     yield Sample("edge-zero-vectors", lambda rng: (
-        (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"reduction": "none"}))
+        (np.zeros((2, D)), np.zeros((2, D)), np.zeros((2, D))), {"reduction": "none"}), tags={"edge"})
     # Squared distances 1 and 3 with margin 2: z = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-boundary", lambda rng: (
         (np.array([[0.0, 0.0, 0.0]]), np.array([[1.0, 0.0, 0.0]]), np.array([[1.0, 1.0, 1.0]])),
-        {"distance_function": SQUARED_EUCLIDEAN, "margin": 2.0, "reduction": "sum"}))
+        {"distance_function": SQUARED_EUCLIDEAN, "margin": 2.0, "reduction": "sum"}), tags={"edge", "kink"})
     # d(a,n) = d(p,n) = 1: torch.minimum gives each side half the gradient.
     yield Sample("edge-swap-tie", lambda rng: (
         (np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])),
-        {"distance_function": SQUARED_EUCLIDEAN, "margin": 2.0, "swap": True, "reduction": "sum"}))
+        {"distance_function": SQUARED_EUCLIDEAN, "margin": 2.0, "swap": True, "reduction": "sum"}), tags={"edge"})
     yield Sample("edge-nan-input", lambda rng: (
         (np.array([[np.nan, 1.0, 0.5], [0.5, -1.0, 2.0]]), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))),
-        {"swap": True, "reduction": "none"}))
+        {"swap": True, "reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-scalar-inputs", lambda rng: (
-        (np.array(0.5), np.array(0.75), np.array(-1.5)), {"reduction": "none"}))
+        (np.array(0.5), np.array(0.75), np.array(-1.5)), {"reduction": "none"}), tags={"edge", "scalar"})
 
 
 def _with_distance_errors():

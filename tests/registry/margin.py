@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, shape_tags
 
 REDUCTIONS = ["none", "mean", "sum"]
 CLASSES = 5
@@ -73,22 +73,24 @@ def _hinge_samples():
             if row["margin"] is not None:
                 kwargs["margin"] = row["margin"]
             return (x, y), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
     yield from _empty_elementwise(lambda r: ((np.zeros(0), np.zeros(0)), {"reduction": r}))
     # x == margin with y = -1 and y = 0: the kink (subgradient 0, so -0 resp. 1; torch 2.13: -1 resp. 0).
     yield Sample("edge-kink-sum", lambda rng: (
         (np.array([-1.0, 0.5, 1.0, 2.0, 0.5, 1.0]), np.array([1.0, -1.0, -1.0, -1.0, 0.0, 0.0])),
-        {"margin": 1.0, "reduction": "sum"}))
+        {"margin": 1.0, "reduction": "sum"}), tags={"edge", "kink"})
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([NAN, NAN, INF, -INF, INF, -INF, 0.5, 0.5]),
-         np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, NAN, INF])), {"reduction": "none"}))
+         np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, NAN, INF])), {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-bool-target-mean", lambda rng: (
-        (logits(rng, 5), np.array([True, False, True, True, False])), {}))
+        (logits(rng, 5), np.array([True, False, True, True, False])), {}), tags={"edge", "non-float"})
 
 
 def _empty_elementwise(call):
     for reduction in REDUCTIONS:
-        yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: call(r))
+        yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: call(r),
+                     tags={"edge", "empty", "empty-batch"})
 
 
 def _hinge_errors():
@@ -137,21 +139,25 @@ def _ranking_samples():
             if row["margin"] is not None:
                 kwargs["margin"] = row["margin"]
             return (x1, x2, y), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
     yield from _empty_elementwise(lambda r: ((np.zeros(0), np.zeros(0), np.zeros(0)), {"reduction": r}))
     # z = -y (x1 - x2) + margin = 0 exactly: the kink (subgradient 0; 1 up to torch 2.13).
     yield Sample("edge-kink-margin0-sum", lambda rng: (
-        (np.array([1.0, 2.0, -0.5]), np.array([1.0, 2.0, 0.5]), np.array([1.0, -1.0, 0.0])), {"reduction": "sum"}))
+        (np.array([1.0, 2.0, -0.5]), np.array([1.0, 2.0, 0.5]), np.array([1.0, -1.0, 0.0])), {"reduction": "sum"}),
+            tags={"edge", "kink"})
     yield Sample("edge-kink-margin-half-none", lambda rng: (
-        (np.array([2.0, 1.0]), np.array([1.5, 1.5]), np.array([1.0, -1.0])), {"margin": 0.5, "reduction": "none"}))
+        (np.array([2.0, 1.0]), np.array([1.5, 1.5]), np.array([1.0, -1.0])), {"margin": 0.5, "reduction": "none"}),
+            tags={"edge", "kink"})
     yield Sample("edge-target-zero-mean", lambda rng: (
-        (logits(rng, 4), logits(rng, 4), np.zeros(4)), {"margin": 0.5}))
+        (logits(rng, 4), logits(rng, 4), np.zeros(4)), {"margin": 0.5}), tags={"edge"})
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([NAN, INF, 1.0, INF, 1.0]), np.array([0.0, 0.0, -INF, INF, 1.0]),
-         np.array([1.0, -1.0, 1.0, 1.0, INF])), {"reduction": "none"}))
+         np.array([1.0, -1.0, 1.0, 1.0, INF])), {"reduction": "none"}), tags={"edge", "non-finite"})
     # torch promotes integer inputs; only the float target gets a gradient.
     yield Sample("edge-integer-inputs-mean", lambda rng: (
-        (np.array([3, -1, 0, 2]), np.array([1, 1, 0, 5]), np.array([1.0, -1.0, 1.0, -1.0])), {"margin": 0.5}))
+        (np.array([3, -1, 0, 2]), np.array([1, 1, 0, 5]), np.array([1.0, -1.0, 1.0, -1.0])), {"margin": 0.5}),
+            tags={"edge", "non-float"})
 
 
 def _ranking_errors():
@@ -208,28 +214,32 @@ def _multi_margin_samples():
             if row["margin"] is not None:
                 kwargs["margin"] = row["margin"]
             return (x, t), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
     for reduction in REDUCTIONS:
         # 'mean'/'sum': torch returns uninitialised memory (quirk multi-margin-empty-batch-garbage).
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, CLASSES)), np.zeros(0, dtype=np.int64)), {"reduction": r}))
+            (np.zeros((0, CLASSES)), np.zeros(0, dtype=np.int64)), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
     # §5b: class 1 sits exactly at z = 0: strict z > 0, so no loss and no gradient from it.
     yield Sample("edge-kink-p2-weight-sum", lambda rng: (
         (np.array([[1.0, 0.0, 2.0, 1.0], [0.0, 1.0, 0.5, -0.5]]), np.array([0, 2])),
-        {"p": 2, "weight": np.array([2.0, 1.0, 1.0, 1.0]), "reduction": "sum"}))
+        {"p": 2, "weight": np.array([2.0, 1.0, 1.0, 1.0]), "reduction": "sum"}), tags={"edge", "kink"})
     yield Sample("edge-kink-p1-none", lambda rng: (
-        (np.array([[1.0, 0.0, 2.0, 1.0], [0.0, 1.0, 0.5, -0.5]]), np.array([0, 2])), {"reduction": "none"}))
+        (np.array([[1.0, 0.0, 2.0, 1.0], [0.0, 1.0, 0.5, -0.5]]), np.array([0, 2])), {"reduction": "none"}),
+            tags={"edge", "kink"})
     # nan and z = nan (inf - inf) fail z > 0 and add nothing; z = inf adds inf.
     yield Sample("edge-nan-inf-p1-none", lambda rng: (
         (np.array([[NAN, 0.0, 1.0], [0.0, NAN, 1.0], [INF, 0.0, 1.0], [0.0, INF, 1.0], [INF, INF, 0.0]]),
-         np.array([1, 1, 0, 0, 0])), {"reduction": "none"}))
+         np.array([1, 1, 0, 0, 0])), {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-inf-p2-weight-none", lambda rng: (
         (np.array([[0.0, INF, 1.0], [-INF, 0.0, 1.0]]), np.array([0, 0])),
-        {"p": 2, "weight": np.array([0.5, 1.0, 2.0]), "reduction": "none"}))
+        {"p": 2, "weight": np.array([0.5, 1.0, 2.0]), "reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-logits-1e4-p2-mean", lambda rng: (
-        (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]), np.array([1, 0])), {"p": 2}), dtypes=FLOAT64_32)
+        (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]), np.array([1, 0])), {"p": 2}), dtypes=FLOAT64_32,
+            tags={"edge", "extreme"})
     yield Sample("edge-negative-margin-zero-loss", lambda rng: (
-        (logits(rng, (3, CLASSES), 0.1), np.array([0, 4, 2])), {"margin": -5.0}))
+        (logits(rng, (3, CLASSES), 0.1), np.array([0, 4, 2])), {"margin": -5.0}), tags={"edge"})
 
 
 def _multi_margin_errors():
@@ -311,26 +321,29 @@ def _multilabel_margin_samples():
             t = _multilabel_target(rng, t_shape, classes, row["target"])
             (x,) = _away_from_kinks(rng, lambda r: (logits(r, x_shape, 1.0),), lambda x: _multilabel_z(x, t))
             return (x, t), _reduction_kwargs(row["reduction"])
-        yield Sample(f"{row['shape']}-{row['target']}-{row['reduction']}", build)
+        yield Sample(f"{row['shape']}-{row['target']}-{row['reduction']}", build, tags=shape_tags(row["shape"]))
     # Exercise the draw across several rows of every kind at once.
-    yield Sample("NC-mixed-rows-mean", lambda rng: _mixed_multilabel(rng))
+    yield Sample("NC-mixed-rows-mean", lambda rng: _mixed_multilabel(rng), tags=shape_tags("NC"))
     for reduction in REDUCTIONS:
         # 'mean' (and, observed, 'sum'): torch returns uninitialised memory
         # (quirk multilabel-margin-empty-batch-garbage).
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, CLASSES)), np.zeros((0, CLASSES), dtype=np.int64)), {"reduction": r}))
-    yield Sample("edge-zero-dim-target-none", lambda rng: ((np.array(0.7), np.array(0)), {"reduction": "none"}))
+            (np.zeros((0, CLASSES)), np.zeros((0, CLASSES), dtype=np.int64)), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
+    yield Sample("edge-zero-dim-target-none", lambda rng: ((np.array(0.7), np.array(0)), {"reduction": "none"}),
+                 tags={"edge"})
     # Row 0: z = 1 - 1.5 + 0.5 = 0 for class 0: strict z > 0, no loss and no gradient.
     # Row 1: first entry -1: loss 0 whatever follows.
     yield Sample("edge-kink-and-leading-terminator-none", lambda rng: (
         (np.array([[0.5, 1.5, 0.0, -1.0], [0.3, 2.0, -1.0, 0.5]]), np.array([[1, -1, 3, 2], [-1, 0, 1, 2]])),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge", "kink"})
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([[NAN, 0.0, 1.0, 0.5], [INF, 0.0, 1.0, 0.5], [0.0, INF, 1.0, 0.5], [INF, INF, 0.0, 0.0]]),
-         np.array([[1, -1, 0, 0], [0, -1, 0, 0], [0, 2, -1, 0], [0, -1, 0, 0]])), {"reduction": "none"}))
+         np.array([[1, -1, 0, 0], [0, -1, 0, 0], [0, 2, -1, 0], [0, -1, 0, 0]])), {"reduction": "none"}),
+             tags={"edge", "non-finite"})
     yield Sample("edge-logits-1e4-sum", lambda rng: (
         (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]), np.array([[1, -1, 0], [0, 2, -1]])),
-        {"reduction": "sum"}), dtypes=FLOAT64_32)
+        {"reduction": "sum"}), dtypes=FLOAT64_32, tags={"edge", "extreme"})
 
 
 def _mixed_multilabel(rng):
@@ -384,18 +397,20 @@ def _soft_margin_samples():
             x = rng.uniform(-4.0, 4.0, size=x_shape)
             y = _ranking_target(rng, y_shape, row["target"])
             return (x, y), _reduction_kwargs(row["reduction"])
-        yield Sample(f"{row['shape']}-{row['target']}-{row['reduction']}", build)
+        yield Sample(f"{row['shape']}-{row['target']}-{row['reduction']}", build, tags=shape_tags(row["shape"]))
     yield from _empty_elementwise(lambda r: ((np.zeros(0), np.zeros(0)), {"reduction": r}))
     # -y x = 800 overflows exp() in every dtype, float64 included: loss inf, gradient
     # inf/inf = nan in torch and in the reference alike. (Between ~88.7 and ~709.8,
     # float32 torch overflows and the float64 reference does not: not sampled.)
     yield Sample("edge-overflow-none", lambda rng: (
-        (np.array([-800.0, 800.0, 800.0, 3.0]), np.array([1.0, -1.0, 1.0, 1.0])), {"reduction": "none"}))
+        (np.array([-800.0, 800.0, 800.0, 3.0]), np.array([1.0, -1.0, 1.0, 1.0])), {"reduction": "none"}),
+            tags={"edge", "extreme"})
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([NAN, INF, -INF, 1.0, 2.0, 0.5]), np.array([1.0, 1.0, -1.0, INF, NAN, 0.0])),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge", "non-finite"})
     yield Sample("edge-bool-target-sum", lambda rng: (
-        (rng.uniform(-3, 3, 4), np.array([True, False, True, False])), {"reduction": "sum"}))
+        (rng.uniform(-3, 3, 4), np.array([True, False, True, False])), {"reduction": "sum"}),
+            tags={"edge", "non-float"})
 
 
 def _soft_margin_errors():
@@ -442,26 +457,30 @@ def _soft_multi_samples():
             elif row["weight"] == "pos-full":   # a weight of the input's full shape
                 return (x, y, positive(rng, x_shape)), kwargs
             return (x, y), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
     for reduction in REDUCTIONS:
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, CLASSES)), np.zeros((0, CLASSES)), np.ones(CLASSES)), {"reduction": r}))
+            (np.zeros((0, CLASSES)), np.zeros((0, CLASSES)), np.ones(CLASSES)), {"reduction": r}),
+                tags={"edge", "empty", "empty-batch"})
     # C = 0: the class sum is 0 over 0 classes: nan per sample, as torch.
-    yield Sample("edge-zero-classes-none", lambda rng: ((np.zeros((3, 0)), np.zeros((3, 0))), {"reduction": "none"}))
+    yield Sample("edge-zero-classes-none", lambda rng: ((np.zeros((3, 0)), np.zeros((3, 0))), {"reduction": "none"}),
+                 tags={"edge", "empty"})
     yield Sample("edge-logits-1e4-weight-sum", lambda rng: (
         (np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]), np.array([[0.0, 1.0, 0.5], [0.0, 1.0, 0.0]]),
-         np.array([1.0, 2.0, 0.5])), {"reduction": "sum"}), dtypes=FLOAT64_32)
+         np.array([1.0, 2.0, 0.5])), {"reduction": "sum"}), dtypes=FLOAT64_32, tags={"edge", "extreme"})
     # inf with target 1: (1 - y) logσ(-x) = 0 · -inf = nan, as torch's formula.
     yield Sample("edge-nan-inf-none", lambda rng: (
         (np.array([[INF, -INF, 0.5], [INF, -INF, NAN], [0.0, 1.0, 2.0]]),
-         np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])), {"reduction": "none"}))
+         np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])), {"reduction": "none"}),
+             tags={"edge", "non-finite"})
     # The class sum runs over axis input.ndim - 1 of the *broadcast* loss: a weight with an
     # extra leading axis makes that a non-last axis (loss-semantics §2.17, followed as torch).
     yield Sample("edge-weight-adds-leading-axis-none", lambda rng: (
         (logits(rng, (4, 3)), rng.integers(0, 2, size=(4, 3)).astype(np.float64), positive(rng, (2, 1, 3))),
-        {"reduction": "none"}))
+        {"reduction": "none"}), tags={"edge"})
     yield Sample("edge-target-adds-leading-axis-mean", lambda rng: (
-        (logits(rng, 3), rng.uniform(0, 1, size=(2, 3))), {}))
+        (logits(rng, 3), rng.uniform(0, 1, size=(2, 3))), {}), tags={"edge"})
 
 
 def _soft_multi_errors():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive
+from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, shape_tags
 
 #: The losses with a ``weight`` argument (PR #132049; tests/releases.py skips the weighted
 #: calls on a torch that predates it).
@@ -106,7 +106,8 @@ def _grid_samples(name, extra_axes, scale_of=lambda row: 1.0, weighted=False):
             if w is not None:
                 kwargs["weight"] = w
             return (x, y), kwargs
-        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build)
+        yield Sample(f"{row['shape']}-{option_id({k: v for k, v in row.items() if k != 'shape'})}", build,
+                     tags=shape_tags(row["shape"]))
 
 
 def _nonfinite(kwargs):
@@ -114,19 +115,20 @@ def _nonfinite(kwargs):
     nan, inf = np.nan, np.inf
     x = np.array([nan, inf, -inf, inf, 1.0, 0.5, -2.0])
     y = np.array([0.0, 0.0, 0.0, inf, nan, -inf, 0.0])
-    return Sample("edge-nan-inf", lambda rng: ((x, y), dict(kwargs, reduction="none")))
+    return Sample("edge-nan-inf", lambda rng: ((x, y), dict(kwargs, reduction="none")), tags={"edge", "non-finite"})
 
 
 def _empty(kwargs=None):
     for reduction in REDUCTIONS:
         yield Sample(f"edge-empty-batch-{reduction}", lambda rng, r=reduction: (
-            (np.zeros((0, 3)), np.zeros((0, 3))), dict(kwargs or {}, reduction=r)))
+            (np.zeros((0, 3)), np.zeros((0, 3))), dict(kwargs or {}, reduction=r)),
+                tags={"edge", "empty", "empty-batch"})
 
 
 def _kink(id, x, y, kwargs):
     """Exact differences on a kink (binary fractions: exact in every dtype, so no
     rounding moves them off it)."""
-    return Sample(id, lambda rng: ((np.array(x), np.array(y)), dict(kwargs)))
+    return Sample(id, lambda rng: ((np.array(x), np.array(y)), dict(kwargs)), tags={"edge", "kink"})
 
 
 def _shared_edges(name, kwargs=None):
@@ -135,7 +137,8 @@ def _shared_edges(name, kwargs=None):
     yield _nonfinite(kwargs)
     # Float input with an integer target (torch promotes; the target gets no gradient).
     yield Sample("edge-int64-target", lambda rng: (
-        (rng.normal(size=(3, 4)) * 3, rng.integers(-3, 4, size=(3, 4))), dict(kwargs, reduction="mean")))
+        (rng.normal(size=(3, 4)) * 3, rng.integers(-3, 4, size=(3, 4))), dict(kwargs, reduction="mean")),
+            tags={"edge", "non-float"})
 
 
 def _l1_samples():
@@ -144,9 +147,11 @@ def _l1_samples():
     yield _kink("edge-zero-difference-sum", [0.0, 1.5, -2.0, 0.25, 3.0], [0.0, 1.5, -2.0, 0.5, 1.0], {"reduction": "sum"})
     # Both integer: torch computes in int64 for 'none' and 'sum' (no gradient); 'mean' is an error case.
     yield Sample("edge-int64-both-none", lambda rng: (
-        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(3,))), {"reduction": "none"}))
+        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(3,))), {"reduction": "none"}),
+            tags={"edge", "non-float"})
     yield Sample("edge-int64-both-sum", lambda rng: (
-        (rng.integers(-5, 6, size=(4,)), rng.integers(-5, 6, size=(4,))), {"reduction": "sum"}))
+        (rng.integers(-5, 6, size=(4,)), rng.integers(-5, 6, size=(4,))), {"reduction": "sum"}),
+            tags={"edge", "non-float"})
     yield from _weighted_edges("l1_loss")
 
 
@@ -155,21 +160,23 @@ def _mse_samples():
     yield from _shared_edges("mse_loss")
     # One floating side is enough for mse, even with a boolean other side.
     yield Sample("edge-bool-target", lambda rng: (
-        (rng.normal(size=(2, 3)), np.array([[True, False, True], [False, False, True]])), {"reduction": "mean"}))
+        (rng.normal(size=(2, 3)), np.array([[True, False, True], [False, False, True]])), {"reduction": "mean"}),
+            tags={"edge", "non-float"})
     yield from _weighted_edges("mse_loss")
 
 
 def _weighted_edges(name):
     """Weighted l1/mse: the mean divides by Σw over the *input's* shape."""
     yield Sample("edge-empty-batch-weight-mean", lambda rng: (
-        (np.zeros((0, 3)), np.zeros((0, 3))), {"weight": np.zeros((0, 3))}))
+        (np.zeros((0, 3)), np.zeros((0, 3))), {"weight": np.zeros((0, 3))}), tags={"edge", "empty", "empty-batch"})
     # Σw = 0 with a nonzero numerator: ±inf (and nan gradients where w·sign(d) = 0).
     yield Sample("edge-weight-sum-zero-mean", lambda rng: (
         (np.array([1.0, -2.0, 0.5, 3.0]), np.array([0.0, 0.0, 0.0, 0.0])),
-        {"weight": np.array([1.0, -1.0, 2.0, -2.0])}))
+        {"weight": np.array([1.0, -1.0, 2.0, -2.0])}), tags={"edge"})
     # Integer input and target are fine on the weighted path (plain tensor arithmetic).
     yield Sample("edge-int64-both-weight-mean", lambda rng: (
-        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(2, 3))), {"weight": _weight(rng, (2, 3))}))
+        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(2, 3))), {"weight": _weight(rng, (2, 3))}),
+            tags={"edge", "non-float"})
 
 
 def _smooth_l1_samples():
@@ -185,9 +192,11 @@ def _smooth_l1_samples():
     # gradient 0 at d = 0 and ±1 elsewhere.
     yield _kink("edge-beta-tiny-none", [0.0, 1.5, -2.0, 0.25], [0.0, 1.5, -1.0, 0.5], {"beta": 1e-300, "reduction": "none"})
     yield Sample("edge-beta0-int64-both-none", lambda rng: (
-        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(2, 3))), {"beta": 0.0, "reduction": "none"}))
+        (rng.integers(-5, 6, size=(2, 3)), rng.integers(-5, 6, size=(2, 3))), {"beta": 0.0, "reduction": "none"}),
+            tags={"edge", "non-float"})
     yield Sample("edge-bool-input", lambda rng: (
-        (np.array([True, False, True, True]), rng.normal(size=(4,))), {"beta": 0.5, "reduction": "none"}))
+        (np.array([True, False, True, True]), rng.normal(size=(4,))), {"beta": 0.5, "reduction": "none"}),
+            tags={"edge", "non-float"})
 
 
 def _huber_samples():
@@ -197,12 +206,14 @@ def _huber_samples():
     yield _kink("edge-switch-delta-sum", [0.0, 0.5, -0.5, 1.75, 0.25, 3.0, -3.0], [0.0, 0.0, 0.0, 1.25, 0.0, 0.0, 0.0],
                 {"delta": 0.5, "reduction": "sum"})
     yield Sample("edge-bool-target", lambda rng: (
-        (rng.normal(size=(4,)), np.array([True, False, True, False])), {"reduction": "none"}))
+        (rng.normal(size=(4,)), np.array([True, False, True, False])), {"reduction": "none"}),
+            tags={"edge", "non-float"})
     # Weighted huber divides by numel even when Σw = 0.
     yield Sample("edge-weight-sum-zero-mean", lambda rng: (
-        (np.array([1.0, -2.0, 0.5, 3.0]), np.zeros(4), "mean", 1.0, np.array([1.0, -1.0, 2.0, -2.0])), {}))
+        (np.array([1.0, -2.0, 0.5, 3.0]), np.zeros(4), "mean", 1.0, np.array([1.0, -1.0, 2.0, -2.0])), {}),
+            tags={"edge"})
     yield Sample("edge-empty-batch-weight-mean", lambda rng: (
-        (np.zeros((0, 3)), np.zeros((0, 3)), "mean", 1.0, np.zeros((0, 3))), {}))
+        (np.zeros((0, 3)), np.zeros((0, 3)), "mean", 1.0, np.zeros((0, 3))), {}), tags={"edge", "empty", "empty-batch"})
 
 
 # --- errors -------------------------------------------------------------------------
