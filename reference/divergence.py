@@ -3,7 +3,7 @@
 All three are elementwise: the input and the target broadcast freely (as torch does, silently),
 the unreduced loss has the broadcast shape, and each backward sums its gradient back to the
 shape of the argument it belongs to. Their edge values follow torch 2.13 exactly (nan where
-torch's formula multiplies 0 by an infinity; see ``shared/loss-semantics.md`` §2.5-§2.7).
+torch's formula multiplies 0 by an infinity, as each function's docstring says).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The article's examples (shared/seeds/000_684871ec7aed11a3.txt), as the suite sees them.
+"""The article's examples ("PyTorch中的Loss Function"), as the suite sees them.
 
 The tensors, the values the article printed and their sections are defined once, with the
 fixtures they become, in ``lossref.fixtures.cases.article`` (torch-free, so that
-``python -m lossref.fixtures`` can rebuild ``fixtures/article/*.json`` without torch);
+``python -m lossref.fixtures`` can rebuild ``fixtures/<loss>/article*.json`` without torch);
 ``tests/test_article.py`` replays the article's own calls against them.
 """
 

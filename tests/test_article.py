@@ -43,7 +43,7 @@ def test_softmax_and_log_softmax_tables(device):
     assert_printed(F.log_softmax(x64, dim=article.CLASS_AXIS).cpu(), article.PRINTED_LOG_SOFTMAX, "F.log_softmax")
     # The article's "手动计算": log of the softmax equals log_softmax (to the digits printed).
     assert_printed(np.log(F.softmax(x64, dim=1).cpu().numpy()), article.PRINTED_LOG_SOFTMAX, "log(softmax)")
-    case = fixtures.load("article/cross_entropy")
+    case = fixtures.load("cross_entropy/article")
     x32 = tensor(article.LOGITS, device)
     for name, fn in (("softmax", F.softmax), ("log_softmax", F.log_softmax)):
         assert_matches(fn(x32, dim=1).cpu().double().numpy(), case.intermediates[name][0],
@@ -95,14 +95,14 @@ def test_nll_loss2d_is_the_mean_of_the_picked_pixels():
     """The article's own arithmetic: -(-3.8828 + (-1.6265) + (-0.2539) + (-1.1427)) / 4."""
     by_hand = -(-3.8828 + (-1.6265) + (-0.2539) + (-1.1427)) / 4
     assert by_hand == pytest.approx(1.726475, abs=1e-12)
-    case = fixtures.load("article/nll_loss2d")
+    case = fixtures.load("nll_loss/article_2d")
     assert_printed(case.intermediates["log_softmax"][0], article.PRINTED_SMALL_LOG_SOFTMAX, "log_softmax")
     assert abs(float(case.expected) - by_hand) < 4 * 0.5e-4   # four terms, each printed to 4 decimals
 
 
 def test_bce_with_the_articles_integer_targets_is_refused(device):
     """The article passes torch.LongTensor targets to nn.BCELoss; torch now refuses them,
-    and so does the reference. The float targets are recorded in article/binary_cross_entropy."""
+    and so does the reference. The float targets are recorded in binary_cross_entropy/article."""
     probs = torch.sigmoid(tensor(article.LOGITS, device))
     with pytest.raises(RuntimeError, match="Found dtype Long but expected Float"):
         nn.BCELoss()(probs, tensor(article.ONE_HOT, device))
@@ -110,7 +110,7 @@ def test_bce_with_the_articles_integer_targets_is_refused(device):
         lossref.binary_cross_entropy(probs.cpu().numpy(), article.ONE_HOT)
     # With float targets, on the fixture's recorded probabilities (not recomputed: log1p(-x)
     # at x = sigmoid(10) = 1 - 4.5e-5 turns one ulp of x into 1e-12 of the loss).
-    case = fixtures.load("article/binary_cross_entropy")
+    case = fixtures.load("binary_cross_entropy/article")
     probs64, float_targets = (tensor(a, device) for a in case.args)
     assert_matches(nn.BCELoss()(probs64, float_targets).item(), case.expected, FLOAT64, "nn.BCELoss, float targets")
 

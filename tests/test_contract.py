@@ -24,13 +24,13 @@ def test_reference_works_where_torch_is_absent():
             f"submodule_search_locations=[{str(package)!r}])\n"
             "sys.modules['lossref'] = module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
             "import lossref.fixtures\n"
-            "case = lossref.fixtures.load('article/cross_entropy')\n"
+            "case = lossref.fixtures.load('cross_entropy/article')\n"
             "print(float(lossref.cross_entropy(*case.args, **case.kwargs)))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     # Within the fixture's float64 bound, not bit for bit: NumPy's exp and log round differently
     # in the last bit on other CPUs and releases (seen: NumPy 1.24).
-    case = fixtures.load("article/cross_entropy")
+    case = fixtures.load("cross_entropy/article")
     assert abs(float(result.stdout) - float(case.expected)) <= float(case.float64_bound["expected"])
 
 

@@ -21,12 +21,16 @@ from lossref.oracle._num import MP, Num, array, total  # noqa: E402
 
 #: Cases whose inputs sit on a kink, a clamp or a branch switch on purpose: their recorded
 #: gradient is a convention (a subgradient, torch's clamp handling), not a derivative.
-NOT_SMOOTH = ("kink", "clamp", "switch", "var_below_eps", "edges", "overflow", "infeasible", "article/hinge",
-              "golden/hinge", "margin_none", "near_one", "golden/binary_cross_entropy", "golden/gaussian",
-              "golden/kl_div_none", "golden/poisson", "kl_div/none_zero", "poisson_nll_loss/log_input_full",
-              "poisson_nll_loss/rates_eps", "golden/multi_margin", "golden/smooth", "golden/huber",
-              "golden/l1", "golden/mse", "golden/cosine", "golden/triplet", "golden/ctc_loss_sum", "l1_loss",
-              "article/multi_margin", "article/l1", "golden/cross_entropy_all", "golden/margin",
+NOT_SMOOTH = ("kink", "clamp", "switch", "var_below_eps", "edges", "overflow", "infeasible",
+              "hinge_embedding_loss/article", "hinge_embedding_loss/torch_2_13", "margin_none", "near_one",
+              "binary_cross_entropy/torch_2_13", "binary_cross_entropy_with_logits/torch_2_13",
+              "gaussian_nll_loss/torch_2_13", "kl_div/torch_2_13_none", "poisson_nll_loss/torch_2_13",
+              "kl_div/none_zero", "poisson_nll_loss/log_input_full", "poisson_nll_loss/rates_eps",
+              "multi_margin_loss/torch_2_13", "smooth_l1_loss/torch_2_13", "huber_loss/torch_2_13",
+              "l1_loss/by_hand", "mse_loss/torch_2_13", "cosine_embedding_loss/torch_2_13",
+              "triplet_margin_loss/torch_2_13", "triplet_margin_with_distance_loss/torch_2_13",
+              "ctc_loss/torch_2_13_sum", "l1_loss", "multi_margin_loss/article", "l1_loss/article",
+              "cross_entropy/torch_2_13_all", "margin_ranking_loss/torch_2_13",
               "blank_in_target", "multi_margin_loss", "multilabel_margin_loss", "triplet_margin_loss/swap",
               "zero_vector", "hinge_embedding_loss", "margin_ranking_loss/mean", "smooth_l1_loss/none")
 STEP = "1e-30"

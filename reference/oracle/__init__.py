@@ -3,7 +3,7 @@
 A third implementation beside the float64 references (``reference/<family>.py``) and
 torch, plain and slow, sharing no code with either: its own arithmetic (``_num``: mpmath
 numbers that carry their float64 error scale) and one small module per family with the
-formulas of ``shared/loss-semantics.md`` and the hand-derived gradients, with the same
+formulas of torch.nn.functional's documented semantics and the hand-derived gradients, with the same
 conventions as the references (reductions, weights, ``ignore_index``, label smoothing,
 BCE's log clamp at -100, the minimum-norm subgradient 0 at kinks, CTC's true derivative
 with respect to ``log_probs``, ...).
