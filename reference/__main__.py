@@ -29,6 +29,7 @@ import numpy as np
 
 import lossref
 from lossref import fixtures
+from lossref._common import array_parameters
 
 #: Exit status when torch is missing or outside the declared range (1: a disagreement).
 NOT_RUN = 2
@@ -127,17 +128,27 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
     def tensor(a):   # as a file's reader gets it: contiguous, in its recorded dtype
         return torch.from_numpy(np.array(a, order="C")) if isinstance(a, (np.ndarray, np.generic)) else a
 
+    # ``gradients`` has one entry per array parameter (positional or keyword), in signature order
+    forward = getattr(lossref, spec.loss)
+    arrays = array_parameters(forward)
+    positional = [p.name for p in inspect.signature(forward).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    def leaf(name, value):
+        t = tensor(value)
+        i = arrays.index(name) if name in arrays else None
+        wanted = gradients is not None and i is not None and i < len(gradients) and gradients[i] is not None
+        return t.requires_grad_(True) if wanted and isinstance(t, torch.Tensor) and t.is_floating_point() else t
+
     try:
-        leaves = [tensor(a) for a in spec.args]
-        leaves = [t.requires_grad_(True) if isinstance(t, torch.Tensor) and t.is_floating_point()
-                  and gradients is not None and i < len(gradients) and gradients[i] is not None else t
-                  for i, t in enumerate(leaves)]
+        args = [leaf(positional[i] if i < len(positional) else None, a) for i, a in enumerate(spec.args)]
+        kwargs = {k: leaf(k, v) for k, v in named_kwargs.items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = getattr(torch.nn.functional, spec.loss)(*leaves, **{k: tensor(v) for k, v in named_kwargs.items()})
+            out = getattr(torch.nn.functional, spec.loss)(*args, **kwargs)
         if not _within(out.detach().double().numpy(), expected, rtol, atol):
             return None
-        grads = [(i, t) for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.requires_grad]
+        named = list(zip(positional, args)) + list(kwargs.items())
+        grads = [(arrays.index(n), t) for n, t in named if isinstance(t, torch.Tensor) and t.requires_grad]
         if grads and spec.loss != "ctc_loss":   # torch's CTC gradient is with respect to logits
             upstream = torch.from_numpy(np.array(spec.grad_output, dtype=np.float64)).to(out.dtype)
             got = torch.autograd.grad(out, [t for _, t in grads], upstream, allow_unused=True)

@@ -204,3 +204,23 @@ def hinge_active(z: np.ndarray) -> np.ndarray:
     """
     with np.errstate(invalid="ignore"):
         return z > 0
+
+
+#: The parameters that default to None but never take an array (an index, a callable).
+_NOT_ARRAYS = frozenset({"ignore_index", "distance_function"})
+
+
+def array_parameters(function) -> tuple[str, ...]:
+    """The names of a loss's array parameters, in signature order: one entry each in
+    ``<loss>_backward``'s tuple, positional or keyword-only alike.
+
+    An array parameter is one without a default (``input``, ``target``, ``var``, CTC's
+    lengths, ...) or one whose default is None (``weight``, ``pos_weight``,
+    ``linear_bias``), except ``ignore_index`` and ``distance_function``; numbers,
+    strings and flags (``margin``, ``reduction``, ``full``, ...) are not.
+    """
+    import inspect
+
+    return tuple(p.name for p in inspect.signature(function).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in _NOT_ARRAYS
+                 and (p.default is p.empty or p.default is None))

@@ -125,8 +125,9 @@ def binary_cross_entropy_backward(grad_output, input, target, weight=None, *, re
     torch does **not** reflect the -100 clamp in the input gradient (at ``x = 0, y = 1`` it
     is ``-1/ε ≈ -1e12``, not 0) and floors the denominator at ε instead, so that ``x = 0,
     y = 0`` gives 0 rather than 0/0. The target gradient is unclamped: ±inf at
-    ``x ∈ {0, 1}``. ``weight`` gets ``None``: torch refuses to differentiate it.
-    Returns ``(d input, d target, None)``.
+    ``x ∈ {0, 1}``. ``weight`` gets ``None``: torch refuses to differentiate it ("not
+    differentiable with respect to argument 'weight'"). Returns one entry per array
+    parameter: ``(d input, d target, None)`` for (input, target, weight).
     """
     x, y, w = _bce_arguments(input, target, weight, reduction)
     g = unreduce(grad_output, reduction, x.shape)
@@ -202,4 +203,4 @@ def binary_cross_entropy_with_logits_backward(grad_output, input, target, weight
             py = pw * y
             grad_input = g * ((py + 1.0 - y) * sigmoid(x) - py)
             grad_target = g * (log_sigmoid(-x) - pw * log_sigmoid(x))   # stable: finite at ±1e4
-    return np.asarray(grad_input, dtype=np.float64), np.asarray(grad_target, dtype=np.float64), None
+    return np.asarray(grad_input, dtype=np.float64), np.asarray(grad_target, dtype=np.float64), None, None

@@ -330,17 +330,24 @@ def linear_cross_entropy_backward(grad_output, input, linear_weight, target, *, 
         d loss / d input          = Σ_{c, d...} G[n, c, d...] · W[c, d..., :]
         d loss / d linear_weight  = Σ_n G[n, c, d...] · input[n, :]
         d loss / d target         = cross_entropy's target gradient (probability targets only)
+        d loss / d linear_bias    = Σ_n G[n, c, d...]
+        d loss / d weight         = cross_entropy's weight gradient (probability targets only)
 
-    Entries: (input, linear_weight, target); the bias is keyword-only (its gradient, if
-    wanted, is Σ_n G).
+    One entry per array parameter: (input, linear_weight, target, linear_bias, weight).
+    ``linear_bias`` and ``weight`` are keyword-only and get None when not given; the
+    class-index target and the weight of class-index targets get None (torch:
+    ``nll_loss`` is not differentiable with respect to its weight).
     """
     x, w, logits = _linear_logits(input, linear_weight, linear_bias)
     ignore_index = _linear_ignore_index(logits, target, ignore_index)
-    grad_logits, grad_target, _ = cross_entropy_backward(
+    grad_logits, grad_target, grad_class_weight = cross_entropy_backward(
         grad_output, logits, target, weight, ignore_index=ignore_index, reduction=reduction,
         label_smoothing=label_smoothing)
     class_axes = list(range(x.ndim - 1, grad_logits.ndim))       # C and out_features
     grad_input = np.tensordot(grad_logits, w, axes=(class_axes, list(range(w.ndim - 1))))
     batch_axes = list(range(x.ndim - 1))
     grad_weight = np.tensordot(grad_logits, x, axes=(batch_axes, batch_axes))
-    return grad_input, grad_weight, grad_target
+    # The bias is added to every row of the logits: its gradient sums G over the batch.
+    grad_bias = None if linear_bias is None else np.asarray(np.sum(grad_logits, axis=tuple(batch_axes)),
+                                                            dtype=np.float64).reshape(w.shape[:-1])
+    return grad_input, grad_weight, grad_target, grad_bias, grad_class_weight

@@ -276,7 +276,8 @@ def ctc_loss_backward(grad_output, log_probs, targets, input_lengths, target_len
 
     torch's autograd returns this plus ``exp(lp)`` (the gradient with respect to logits
     behind a ``log_softmax``); the two agree once carried through a ``log_softmax``.
-    Returns one entry per positional parameter: (grad_log_probs, None x 6).
+    Returns one entry per array parameter (log_probs, targets, input_lengths,
+    target_lengths): (grad_log_probs, None, None, None): targets and lengths are integers.
     """
     lp, labels, il, tl, blank, batched = _unpack(log_probs, targets, input_lengths, target_lengths, blank,
                                                  reduction, zero_infinity)
@@ -304,4 +305,4 @@ def ctc_loss_backward(grad_output, log_probs, targets, input_lengths, target_len
     grad = np.where(keep[:, :, None], grad, 0.0)
     if not batched:
         grad = grad[:, 0, :]
-    return grad, None, None, None, None, None, None
+    return grad, None, None, None

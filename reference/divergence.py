@@ -154,7 +154,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, *, eps=1e-8, red
 
 def poisson_nll_loss_backward(grad_output, input, target, log_input=True, full=False, *, eps=1e-8,
                               reduction="mean"):
-    r"""Gradient of ``poisson_nll_loss`` with respect to (input, target, log_input, full).
+    r"""Gradient of ``poisson_nll_loss``: one entry per array parameter, (input, target).
 
     With ``g`` the upstream gradient per element (over ``numel`` for ``'mean'``)::
 
@@ -167,7 +167,8 @@ def poisson_nll_loss_backward(grad_output, input, target, log_input=True, full=F
     ``0·(-inf)`` (t = 0) or ``0·nan`` (t < 0) is nan: with ``full=True`` the target
     gradient is nan for every ``t <= 0`` and 0 for ``0 < t <= 1``. ``t/t - 1`` (0 for
     finite nonzero t) is kept as torch computes it, so ``t = inf`` is nan too.
-    Integer arguments, ``log_input`` and ``full`` get ``None``.
+    An integer argument gets ``None`` (``log_input``, ``full`` and ``eps`` are not arrays:
+    no entry).
     """
     x, t, xb, tb = _poisson_args(input, target, log_input, full, reduction)
     g = unreduce(grad_output, reduction, np.broadcast_shapes(x.shape, t.shape))
@@ -183,8 +184,7 @@ def poisson_nll_loss_backward(grad_output, input, target, log_input=True, full=F
             # masked_fill's backward: 0·d_stirling where t <= 1, i.e. nan where t <= 0 (0·-inf, 0·nan).
             grad_target = grad_target + g * np.where(tb <= 1, 0.0 * d_stirling, d_stirling)
     return (None if is_integer_array(input) else sum_to_shape(grad_input, x.shape),
-            None if is_integer_array(target) else sum_to_shape(grad_target, t.shape),
-            None, None)
+            None if is_integer_array(target) else sum_to_shape(grad_target, t.shape))
 
 
 # --- gaussian_nll_loss --------------------------------------------------------------
@@ -257,7 +257,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 
 def gaussian_nll_loss_backward(grad_output, input, target, var, full=False, eps=1e-6, reduction="mean"):
-    r"""Gradient of ``gaussian_nll_loss`` w.r.t. (input, target, var, full, eps, reduction).
+    r"""Gradient of ``gaussian_nll_loss``: one entry per array parameter, (input, target, var).
 
     With ``v = max(var, eps)``, ``r = (x - y)/v`` and ``g`` the upstream gradient per
     element (over ``numel`` for ``'mean'``)::
@@ -268,8 +268,9 @@ def gaussian_nll_loss_backward(grad_output, input, target, var, full=False, eps=
     variance gradient is the derivative at the clamped value, passed through unchanged
     even where ``var < eps`` (e.g. -5e11 at var = 1e-9 with x - y = 1); there is no
     subgradient choice to make. Each gradient is summed over the dims broadcasting added
-    (a var one dim short is summed over the input's last dim). A Python float var,
-    integer arguments, ``full``, ``eps`` and ``reduction`` get ``None``.
+    (a var one dim short is summed over the input's last dim). A Python float var and
+    integer arguments get ``None`` (``full``, ``eps`` and ``reduction`` are not arrays:
+    no entry).
     """
     x, t, v, var_shape, xb, tb, vb = _gaussian_args(input, target, var, reduction)
     g = unreduce(grad_output, reduction, xb.shape)
@@ -281,4 +282,4 @@ def gaussian_nll_loss_backward(grad_output, input, target, var, full=False, eps=
     grad_var = None if var_shape is None else sum_to_shape(grad_var, v.shape).reshape(var_shape)
     return (None if is_integer_array(input) else sum_to_shape(grad_input, x.shape),
             None if is_integer_array(target) else sum_to_shape(-grad_input, t.shape),
-            grad_var, None, None, None)
+            grad_var)

@@ -230,7 +230,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, *, reduction="mean")
 
 
 def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0, *, reduction="mean"):
-    r"""Gradient of ``cosine_embedding_loss`` with respect to (input1, input2, target, margin).
+    r"""Gradient of ``cosine_embedding_loss``: one entry per array parameter, (input1, input2, target).
 
     With ``A = Σ x1² + 1e-12``, ``B = Σ x2² + 1e-12``, ``den = sqrt(A·B)``, ``cos = Σ x1·x2 / den``:
 
@@ -241,8 +241,8 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
     and ``dℓ/dcos = -g`` where y = 1, ``+g`` where y = -1 and ``cos - margin > 0`` (0 at
     the kink: the minimum-norm subgradient), 0 otherwise. The terms through ``A`` and
     ``B`` stay on each argument's own shape; the rest is summed back over broadcasting.
-    ``target`` (used only in comparisons) and ``margin`` get ``None``; so does an integer
-    input (torch cannot differentiate it).
+    ``target`` (used only in comparisons) gets ``None``; so does an integer input (torch
+    cannot differentiate it). ``margin`` is a number (no entry).
     """
     x1, x2, t, margin, mag1, mag2, denom, cos = _cosine_parts(input1, input2, target, margin, reduction)
     out_shape = np.broadcast_shapes(t.shape, cos.shape)
@@ -258,7 +258,7 @@ def cosine_embedding_loss_backward(grad_output, input1, input2, target, margin=0
         grad2 = sum_to_shape(dcos * x1 / denom[..., None], x2.shape) - sum_to_shape(
             dcos * c * x2 / mag2[..., None], x2.shape)
     return (None if is_integer_array(input1) else grad1,
-            None if is_integer_array(input2) else grad2, None, None)
+            None if is_integer_array(input2) else grad2, None)
 
 
 # --- triplet_margin_loss ----------------------------------------------------------------
@@ -298,7 +298,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 def triplet_margin_loss_backward(grad_output, anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, *,
                                  reduction="mean"):
-    r"""Gradient of ``triplet_margin_loss``: (anchor, positive, negative, margin, p, eps, swap).
+    r"""Gradient of ``triplet_margin_loss``: one entry per array parameter, (anchor, positive, negative).
 
     With ``z = margin + d(a,p) − d_-`` and ``g_z = g`` where ``z > 0`` (0 at the kink: the
     minimum-norm subgradient), 0 elsewhere:
@@ -312,8 +312,8 @@ def triplet_margin_loss_backward(grad_output, anchor, positive, negative, margin
       ``x_i = 0`` (p = 1 and p < 1); for p = ±inf the gradient is shared equally by the
       entries with ``|x_i| = ||x||`` (all of torch's norm_backward).
 
-    p = 0 (a count) has no gradient in torch: every entry is ``None``. So are margin, p,
-    eps and swap (not arrays) and any integer input.
+    p = 0 (a count) has no gradient in torch: every entry is ``None``; so is any integer
+    input. ``margin``, ``p``, ``eps`` and ``swap`` are not arrays (no entry).
     """
     a, pos, neg, margin = _triplet_inputs(anchor, positive, negative, margin, reduction)
     p = _check_p(p)
@@ -322,12 +322,12 @@ def triplet_margin_loss_backward(grad_output, anchor, positive, negative, margin
     an = _Distance(a, neg, p, eps, ("anchor", "negative"))
     pn = _Distance(pos, neg, p, eps, ("positive", "negative")) if swap else None
     if p == 0:  # torch's norm_backward returns no gradient for the 0-"norm"
-        return (None,) * 7
+        return (None,) * 3
     z, _ = _triplet_reduce(ap.value, an.value, None if pn is None else pn.value, margin, reduction)
     g_ap, g_an, g_pn = _triplet_grads(grad_output, z, an.value, None if pn is None else pn.value, reduction)
     grads = _distance_grads(ap.backward, an.backward, None if pn is None else pn.backward, g_ap, g_an, g_pn,
                             a.shape, pos.shape, neg.shape)
-    return _drop_integer(grads, (anchor, positive, negative)) + (None, None, None, None)
+    return _drop_integer(grads, (anchor, positive, negative))
 
 
 def _distance_grads(back_ap, back_an, back_pn, g_ap, g_an, g_pn, a_shape, p_shape, n_shape):

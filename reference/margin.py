@@ -102,8 +102,9 @@ def hinge_embedding_loss_backward(grad_output, input, target, margin=1.0, *, red
 
     At the hinge's kink ``x = margin`` the subgradient is 0 (minimum norm; torch 2.13's
     ``clamp_min`` gave 1 there); a nan input is not active either. Broadcast
-    gradients are summed back to the input's shape. ``target`` only enters comparisons, so
-    torch gives it no gradient (None), and ``margin`` is a number (None).
+    gradients are summed back to the input's shape. One entry per array parameter,
+    (input, target): ``target`` only enters comparisons, so torch gives it no gradient
+    (None); ``margin`` is a number (no entry).
     """
     check_reduction(reduction)
     x, _, xb, yb = _hinge_args(input, target)
@@ -112,7 +113,7 @@ def hinge_embedding_loss_backward(grad_output, input, target, margin=1.0, *, red
     with np.errstate(invalid="ignore"):
         active = hinge_active(margin - xb)  # 0 at the kink (minimum norm); nan: no gradient, as torch
     grad = np.where(yb != -1, g, 0.0) - np.where((yb != 1) & active, g, 0.0)
-    return sum_to_shape(grad, x.shape), None, None
+    return sum_to_shape(grad, x.shape), None
 
 
 # --- margin_ranking_loss --------------------------------------------------------------------
@@ -155,8 +156,9 @@ def margin_ranking_loss_backward(grad_output, input1, input2, target, margin=0, 
 
     ``z = 0`` (the kink: minimum-norm subgradient) and nan ``z`` are not active. The products
     are formed as torch's autograd forms them, so an infinite ``y`` or ``x`` times an
-    inactive 0 is nan, as in torch. Each gradient is summed back to its argument's shape;
-    integer arguments (not differentiable in torch) and ``margin`` get None.
+    inactive 0 is nan, as in torch. Each gradient is summed back to its argument's shape.
+    One entry per array parameter, (input1, input2, target): an integer argument (not
+    differentiable in torch) gets None; ``margin`` is a number (no entry).
     """
     check_reduction(reduction)
     (a1, a2, ay), (x1, x2, y) = _ranking_args(input1, input2, target)
@@ -166,7 +168,7 @@ def margin_ranking_loss_backward(grad_output, input1, input2, target, margin=0, 
         active = np.where(hinge_active(z), g, 0.0)  # 0 at the kink z = 0 (minimum norm)
         grads = (-y * active, y * active, -(x1 - x2) * active)
     return tuple(sum_to_shape(d, a.shape) if _is_float(raw) else None
-                 for d, a, raw in zip(grads, (a1, a2, ay), (input1, input2, target))) + (None,)
+                 for d, a, raw in zip(grads, (a1, a2, ay), (input1, input2, target)))
 
 
 # --- multi_margin_loss ----------------------------------------------------------------------
@@ -243,8 +245,10 @@ def multi_margin_loss_backward(grad_output, input, target, p=1, margin=1.0, weig
         d ℓ / d x_i = w_y · (1 if p == 1 else 2 z_i) / C · g_n       (÷ N for 'mean')
         d ℓ / d x_y = -Σ_i d ℓ / d x_i
 
-    Entries (input, target, p, margin, weight): only the input has one; the target is an
-    index, p and margin are numbers, and torch refuses a gradient for the weight.
+    One entry per array parameter, (input, target, weight): only the input has a gradient;
+    the target is an index, and torch refuses a gradient for the weight ("not
+    differentiable with respect to argument 'weight'"). ``p`` and ``margin`` are numbers
+    (no entry).
     """
     check_reduction(reduction)
     x, t, x2, t1, n, classes, w = _multi_margin_args(input, target, p, weight)
@@ -257,7 +261,7 @@ def multi_margin_loss_backward(grad_output, input, target, p=1, margin=1.0, weig
             grad *= 2.0                              # 2 z where z > 0, else 0
         grad *= (w[t1] * g)[:, None]
         grad[np.arange(n), t1] = -np.sum(grad, axis=1)   # the target slot held 0
-    return grad.reshape(x.shape), None, None, None, None
+    return grad.reshape(x.shape), None, None
 
 
 # --- multilabel_margin_loss -----------------------------------------------------------------

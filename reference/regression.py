@@ -213,24 +213,30 @@ def l1_loss(input, target, *, reduction="mean", weight=None):
 
 
 def l1_loss_backward(grad_output, input, target, *, reduction="mean", weight=None):
-    r"""Gradient of ``l1_loss``: ``∂ℓ/∂x = g · w · sign(x - y) / D``, ``∂ℓ/∂y = -∂ℓ/∂x``.
+    r"""Gradient of ``l1_loss``: ``∂ℓ/∂x = g · w · sign(x - y) / D``, ``∂ℓ/∂y = -∂ℓ/∂x``,
+    and for a floating ``weight`` (``ℓ_i = |x_i - y_i|``, ``L = Σ w ℓ / Σ w`` the mean)::
+
+        ∂/∂w = g · ℓ                              ('none', 'sum')
+        ∂/∂w = g · ℓ / Σw - g · (Σ w ℓ / Σw) / Σw  ('mean': the quotient rule, = g (ℓ - L) / Σw)
 
     ``D`` is the mean's denominator (``Σw`` weighted, else the broadcast size; 1 for
     ``'sum'`` and ``'none'``), and the result is summed back to each argument's shape.
     At the kink ``x = y`` the subgradient is 0 (torch's ``sign(0) = 0``), and also at
     ``d = nan`` (torch's ``sign(nan) = 0``). Complex input: ``sign`` is ``d / |d|``.
-    Returns ``(input, target)``; an integer argument gets None.
+    One entry per array parameter, ``(input, target, weight)``; an integer argument and
+    a weight not given get None.
     """
     check_reduction(reduction)
     path = "l1" if weight is None else "weighted"
     x, y, kinds = _operands("l1_loss", input, target, reduction, path)
-    w, _ = _weight(weight, x.shape)
+    w, w_differentiable = _weight(weight, x.shape)
     d = _difference(x, y)
+    grad_weight = _weight_gradient(grad_output, reduction, _magnitude(d.copy()), w) if w_differentiable else None
     grad = _sign(d)
     grad *= unreduce(grad_output, reduction, d.shape, denominator=None if w is None else np.sum(w))
     if w is not None:
         grad *= w
-    return _split(grad, x, y, kinds)
+    return _split(grad, x, y, kinds) + (grad_weight,)
 
 
 # --- mse ----------------------------------------------------------------------------
@@ -258,21 +264,43 @@ def mse_loss(input, target, *, reduction="mean", weight=None):
 
 
 def mse_loss_backward(grad_output, input, target, *, reduction="mean", weight=None):
-    r"""Gradient of ``mse_loss``: ``∂ℓ/∂x = 2 g · w · (x - y) / D``, ``∂ℓ/∂y = -∂ℓ/∂x``.
+    r"""Gradient of ``mse_loss``: ``∂ℓ/∂x = 2 g · w · (x - y) / D``, ``∂ℓ/∂y = -∂ℓ/∂x``,
+    and ``∂/∂w`` as in ``l1_loss_backward`` with ``ℓ = (x - y)²``: ``g · ℓ`` ('none',
+    'sum'), ``g · ℓ / Σw - g · (Σ w ℓ / Σw) / Σw`` ('mean').
 
     ``D`` as in ``l1_loss_backward``; smooth everywhere, no kink. Summed back to each
-    argument's shape. Returns ``(input, target)``; an integer or boolean argument gets None.
+    argument's shape. One entry per array parameter, ``(input, target, weight)``; an
+    integer or boolean argument and a weight not given get None.
     """
     check_reduction(reduction)
     path = "float" if weight is None else "weighted"
     x, y, kinds = _operands("mse_loss", input, target, reduction, path)
-    w, _ = _weight(weight, x.shape)
+    w, w_differentiable = _weight(weight, x.shape)
     grad = _difference(x, y)      # d, our own array: the gradient 2 g w d is formed in it
+    grad_weight = _weight_gradient(grad_output, reduction, np.square(grad), w) if w_differentiable else None
     grad *= 2.0
     grad *= unreduce(grad_output, reduction, grad.shape, denominator=None if w is None else np.sum(w))
     if w is not None:
         grad *= w
-    return _split(grad, x, y, kinds)
+    return _split(grad, x, y, kinds) + (grad_weight,)
+
+
+def _weight_gradient(grad_output, reduction: str, loss: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The gradient of weighted l1 and mse with respect to ``w``, formed as torch's autograd
+    forms it for ``Σ(w·ℓ) / Σw`` (DivBackward: ``g / S`` to the numerator, ``-g · ((N / S) / S)``
+    to the denominator), so that ``Σw = 0`` gives the same infinities and nans. ``loss``
+    (unweighted, broadcast shape) is ours to overwrite."""
+    g = np.asarray(grad_output, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if reduction != "mean":
+            loss *= g                                          # g ℓ: 'none' elementwise, 'sum' the scalar
+            return sum_to_shape(loss, w.shape)
+        total_weight = np.sum(w)
+        numerator = np.sum(loss * w)
+        loss *= g / total_weight                               # through the numerator: (g / S) ℓ
+        grad = sum_to_shape(loss, w.shape)
+        grad += -g * ((numerator / total_weight) / total_weight)   # through the denominator S = Σw
+    return grad
 
 
 # --- smooth l1 ----------------------------------------------------------------------
@@ -321,7 +349,7 @@ def smooth_l1_loss_backward(grad_output, input, target, *, reduction="mean", bet
     check_reduction(reduction)
     beta = _check_beta(beta)
     if beta == 0.0:
-        return l1_loss_backward(grad_output, input, target, reduction=reduction)
+        return l1_loss_backward(grad_output, input, target, reduction=reduction)[:2]   # (input, target): no weight
     x, y, kinds = _operands("smooth_l1_loss", input, target, reduction, "float")
     grad = _difference(x, y)       # d, our own array: the gradient is formed in it
     grad /= beta
@@ -374,8 +402,8 @@ def huber_loss_backward(grad_output, input, target, reduction="mean", delta=1.0,
 
     ``∂ℓ/∂x = g · w · clamp(x - y, -δ, δ) / D``, ``∂ℓ/∂y = -∂ℓ/∂x`` (``D`` the broadcast
     size for ``'mean'``, weighted or not); ``∂ℓ/∂w = g · huber(x - y) / D``. At ``|d| = δ``
-    both branches give ±δ. Returns ``(input, target, reduction, delta, weight)``:
-    ``reduction`` and ``delta`` are not arrays (None), and ``weight`` gets None when it
+    both branches give ±δ. One entry per array parameter, ``(input, target, weight)``
+    (``reduction`` and ``delta`` are not arrays: no entry); ``weight`` gets None when it
     was not given or is not floating point.
     """
     check_reduction(reduction)
@@ -391,4 +419,4 @@ def huber_loss_backward(grad_output, input, target, reduction="mean", delta=1.0,
     grad *= g
     if w is not None:
         grad *= w
-    return _split(grad, x, y, kinds) + (None, None, grad_weight)
+    return _split(grad, x, y, kinds) + (grad_weight,)

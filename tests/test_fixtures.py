@@ -28,7 +28,7 @@ from lossref.fixtures.cases import specs
 from . import quirks, releases
 from .compare import assert_matches
 from .convert import as_tensor, result_to_numpy
-from .parity import array_parameters, expect_quirk, implementation_of
+from .parity import array_parameters, arguments_by_name, expect_quirk, implementation_of, positional_parameters
 from .printed import assert_printed
 from .registry import by_name
 from .tolerances import ULPS, Tolerance
@@ -112,17 +112,21 @@ def test_implementation_reproduces(name, device, impl, request):
             expect_quirk(request, entry)
     args = [as_tensor(a, device) for a in case.args]
     kwargs = {k: as_tensor(v, device) for k, v in fixtures.resolve(case.kwargs, torch.nn.functional).items()}
-    # gradients are one per positional parameter; one passed by keyword (huber's weight) is found by name
+    # gradients are one per array parameter, positional or keyword (huber's weight,
+    # linear_bias): each argument is found by its parameter's name
     names = array_parameters(case.loss)
-    given = {i: (args[i] if i < len(args) else kwargs.get(names[i])) for i in range(len(names))}
+    positional = positional_parameters(case.loss)
+    given = arguments_by_name(case.loss, args, kwargs)
     wanted = [] if case.gradients is None else [
-        i for i, g in enumerate(case.gradients) if g is not None and isinstance(given[i], torch.Tensor)
-        and given[i].is_floating_point()]
-    leaves = {i: given[i].detach().clone().requires_grad_(True) for i in wanted}
-    call = [leaves.get(i, a) for i, a in enumerate(args)]
-    call_kwargs = {k: leaves.get(names.index(k), v) if k in names else v for k, v in kwargs.items()}
+        i for i, g in enumerate(case.gradients) if g is not None and isinstance(given.get(names[i]), torch.Tensor)
+        and given[names[i]].is_floating_point()]
+    leaves = {i: given[names[i]].detach().clone().requires_grad_(True) for i in wanted}
+    leaf_of = {names[i]: leaf for i, leaf in leaves.items()}
+    call = [leaf_of.get(positional[i], a) if i < len(positional) else a for i, a in enumerate(args)]
+    call_kwargs = {k: leaf_of.get(k, v) for k, v in kwargs.items()}
     transform = record.gradient_transform
-    if transform is not None and transform.position in leaves:
+    at = None if transform is None else names.index(positional[transform.position])
+    if transform is not None and at in leaves:
         call[transform.position] = transform.torch_fn(call[transform.position])
     out = fn(*call, **call_kwargs)
     tol = _tolerance(case)
@@ -133,10 +137,10 @@ def test_implementation_reproduces(name, device, impl, request):
     got = torch.autograd.grad(out, list(leaves.values()), grad_output, allow_unused=True)
     for (i, _), g in zip(leaves.items(), got):
         want = case.gradients[i]
-        if transform is not None and i == transform.position:
-            want = transform.numpy_vjp(np.asarray(case.args[i], dtype=np.float64), want)
-        assert g is not None, f"{name}: no gradient for argument {i}"
-        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient {i}")
+        if transform is not None and i == at:
+            want = transform.numpy_vjp(np.asarray(case.args[transform.position], dtype=np.float64), want)
+        assert g is not None, f"{name}: no gradient for {names[i]}"
+        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient of {names[i]}")
 
 
 def test_tolerance_rule_is_the_suites():

@@ -8,6 +8,7 @@ error in a derivation would show here before it reached a file."""
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
@@ -15,7 +16,9 @@ import pytest
 
 mpmath = pytest.importorskip("mpmath")
 
+import lossref  # noqa: E402
 from lossref import oracle  # noqa: E402
+from lossref._common import array_parameters  # noqa: E402
 from lossref.fixtures.cases import specs  # noqa: E402
 from lossref.oracle._num import MP, Num, array, total  # noqa: E402
 
@@ -75,22 +78,31 @@ def test_oracle_gradient_is_the_derivative_of_its_forward(spec, ninety_digits):
     result = oracle.evaluate(spec.loss, spec.args, spec.kwargs, spec.grad_output)
     g_out = array(spec.grad_output)
     forward = oracle.loss_function(spec.loss)
+    # one gradient per array parameter, positional or keyword (linear_bias, weight, ...): found by name
+    names = array_parameters(getattr(lossref, spec.loss))
+    positional = [p.name for p in inspect.signature(getattr(lossref, spec.loss)).parameters.values()
+                  if p.kind is p.POSITIONAL_OR_KEYWORD][:len(spec.args)]
+    assert len(result.gradients) == len(names), f"{spec.name}: one gradient per array parameter ({names})"
     for position, grad in enumerate(result.gradients):
-        if grad is None or position >= len(spec.args):
+        name = names[position]
+        if grad is None or (name not in positional and name not in spec.kwargs):
             continue
-        value = spec.args[position]
+        value = spec.args[positional.index(name)] if name in positional else spec.kwargs[name]
         if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
             continue
         direction = rng.choice([-1.0, 1.0], size=value.shape) * rng.uniform(0.5, 1.5, size=value.shape)
         sides = []
         for sign in (1, -1):
-            args = list(spec.args)
-            args[position] = _shifted(value, direction, sign)
-            sides.append(total(np.asarray(forward(*args, **spec.kwargs), dtype=object) * g_out).v)
+            args, kwargs = list(spec.args), dict(spec.kwargs)
+            if name in positional:
+                args[positional.index(name)] = _shifted(value, direction, sign)
+            else:
+                kwargs[name] = _shifted(value, direction, sign)
+            sides.append(total(np.asarray(forward(*args, **kwargs), dtype=object) * g_out).v)
         numeric = (sides[0] - sides[1]) / (2 * MP.mpf(STEP))
         analytic = total(grad * array(direction)).v
         if not MP.isfinite(analytic):
             continue      # a convention, not a derivative (kl_div's t/t at t = 0, ...)
         scale = float(np.sum(np.abs(oracle.rounded(grad))))
         assert abs(numeric - analytic) <= MP.mpf("1e-20") * max(scale, 1.0), (
-            f"{spec.name}: gradient {position}: analytic {MP.nstr(analytic, 20)}, numeric {MP.nstr(numeric, 20)}")
+            f"{spec.name}: gradient of {name}: analytic {MP.nstr(analytic, 20)}, numeric {MP.nstr(numeric, 20)}")

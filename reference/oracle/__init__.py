@@ -91,7 +91,8 @@ class Result:
 
 def evaluate(loss: str, args: tuple, kwargs: dict, grad_output=None) -> Result:
     """``loss(*args, **kwargs)`` and, with ``grad_output``, its vector-Jacobian product
-    for every positional argument (None where torch gives no gradient)."""
+    for every array parameter, positional or keyword-only, in signature order (None where
+    torch gives no gradient, or the argument was not passed)."""
     value = loss_function(loss)(*args, **kwargs)
     gradients = None
     if grad_output is not None:

@@ -64,8 +64,10 @@ def binary_cross_entropy_with_logits_vjp(grad_output, input, target, weight=None
     if pos_weight is None:
         grad_x = elementwise(lambda g, x, y: g * (sigmoid(x) - y), g, x, y)
         grad_y = elementwise(lambda g, x: -(g * x), g, x)
-        return grad_x, grad_y, None
+        return grad_x, grad_y, None, None
     pw = np.broadcast_to(array(pos_weight), x.shape)
     grad_x = elementwise(lambda g, x, y, p: g * ((p * y + ONE - y) * sigmoid(x) - p * y), g, x, y, pw)
     grad_y = elementwise(lambda g, x, p: g * (logsigmoid(-x) - p * logsigmoid(x)), g, x, pw)
-    return grad_x, grad_y, None
+    # One entry per array parameter (input, target, weight, pos_weight): torch refuses to
+    # differentiate weight and pos_weight.
+    return grad_x, grad_y, None, None

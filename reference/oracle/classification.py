@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._num import ONE, ZERO, Num, array, exp, log_softmax_rows, num, reduce, total, upstream
+from ._num import ONE, ZERO, Num, array, exp, log_softmax_rows, num, reduce, total, unbroadcast, upstream
 
 
 def _rows(x: np.ndarray):
@@ -169,11 +169,15 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
 def linear_cross_entropy_vjp(grad_output, input, linear_weight, target, *, linear_bias=None, weight=None,
                              reduction="mean", ignore_index=None, label_smoothing=0.0):
     x, w, logits = _linear_logits(input, linear_weight, linear_bias)
-    grad_logits, grad_target, _ = cross_entropy_vjp(grad_output, logits, target, weight,
+    grad_logits, grad_target, grad_class_weight = cross_entropy_vjp(grad_output, logits, target, weight,
                                                     ignore_index=_linear_ignore(ignore_index), reduction=reduction,
                                                     label_smoothing=label_smoothing)
     class_axes = list(range(x.ndim - 1, grad_logits.ndim))
     grad_input = np.tensordot(grad_logits, w, axes=(class_axes, list(range(w.ndim - 1))))
     batch_axes = list(range(x.ndim - 1))
     grad_weight = np.tensordot(grad_logits, x, axes=(batch_axes, batch_axes))
-    return np.asarray(grad_input, dtype=object), np.asarray(grad_weight, dtype=object), grad_target
+    # The bias is added to every row of the logits: the sum of their gradient over the batch.
+    grad_bias = None if linear_bias is None else unbroadcast(grad_logits, np.shape(linear_bias))
+    # One entry per array parameter: input, linear_weight, target, linear_bias, weight.
+    return (np.asarray(grad_input, dtype=object), np.asarray(grad_weight, dtype=object), grad_target, grad_bias,
+            grad_class_weight)

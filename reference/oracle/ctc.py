@@ -131,4 +131,4 @@ def ctc_loss_vjp(grad_output, log_probs, targets, input_lengths, target_lengths,
                 grad[t, n, c] = -(share * gn)
     if not batched:
         grad = grad[:, 0, :]
-    return grad, None, None, None, None, None, None
+    return grad, None, None, None   # one per array parameter: the rest are integers

@@ -78,7 +78,7 @@ def poisson_nll_loss_vjp(grad_output, input, target, log_input=True, full=False,
         return out
 
     return (unbroadcast(elementwise(grad_input, g, x, t), x.shape),
-            unbroadcast(elementwise(grad_target, g, x, t), t.shape), None, None)
+            unbroadcast(elementwise(grad_target, g, x, t), t.shape))   # one per array parameter
 
 
 def _variance(var, x):
@@ -122,4 +122,4 @@ def gaussian_nll_loss_vjp(grad_output, input, target, var, full=False, eps=1e-6,
     grad_x = g * r
     grad_v = elementwise(lambda g, r, v: num(0.5) * g * (ONE / maximum(v, num(eps)) - r * r), g, r, v)
     grad_var = None if var_shape is None else unbroadcast(grad_v, v.shape).reshape(var_shape)
-    return unbroadcast(grad_x, x.shape), unbroadcast(-grad_x, t.shape), grad_var, None, None, None
+    return unbroadcast(grad_x, x.shape), unbroadcast(-grad_x, t.shape), grad_var   # one per array parameter

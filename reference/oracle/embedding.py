@@ -56,7 +56,7 @@ def cosine_embedding_loss_vjp(grad_output, input1, input2, target, margin=0, *, 
     c = cos[..., None]
     grad1 = unbroadcast(d * x2 / den[..., None], x1.shape) - unbroadcast(d * c * x1 / a[..., None], x1.shape)
     grad2 = unbroadcast(d * x1 / den[..., None], x2.shape) - unbroadcast(d * c * x2 / b[..., None], x2.shape)
-    return grad1, grad2, None, None
+    return grad1, grad2, None   # input1, input2, target
 
 
 def _norm(diff: np.ndarray, p: float):
@@ -136,7 +136,7 @@ def triplet_margin_loss_vjp(grad_output, anchor, positive, negative, margin=1.0,
                             reduction="mean"):
     a, pos, neg = array(anchor), array(positive), array(negative)
     parts = _triplet(a, pos, neg, float(p), float(eps), swap)
-    return _triplet_vjp(grad_output, a, pos, neg, *parts, margin, reduction) + (None, None, None, None)
+    return _triplet_vjp(grad_output, a, pos, neg, *parts, margin, reduction)   # anchor, positive, negative
 
 
 #: The distance functions a fixture may name (lossref.fixtures.DISTANCES): torch.pairwise_distance

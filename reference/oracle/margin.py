@@ -35,7 +35,7 @@ def hinge_embedding_loss_vjp(grad_output, input, target, margin=1.0, *, reductio
         out = g if y.v != -1 else ZERO
         return out - g if (y.v != 1 and (num(margin) - x).v > 0) else out
 
-    return unbroadcast(elementwise(element, g, x, y), x.shape), None, None
+    return unbroadcast(elementwise(element, g, x, y), x.shape), None   # input, target
 
 
 def margin_ranking_loss(input1, input2, target, margin=0, *, reduction="mean"):
@@ -50,7 +50,7 @@ def margin_ranking_loss_vjp(grad_output, input1, input2, target, margin=0, *, re
     active = elementwise(lambda g, a, b, y: g if (-y * (a - b) + num(margin)).v > 0 else ZERO, g, x1, x2, y)
     grads = (-y * active, y * active, -(x1 - x2) * active)
     return tuple(unbroadcast(d, a.shape) if _float(raw) else None
-                 for d, a, raw in zip(grads, (x1, x2, y), (input1, input2, target))) + (None,)
+                 for d, a, raw in zip(grads, (x1, x2, y), (input1, input2, target)))   # one per array parameter
 
 
 def _matrix(x):
@@ -98,7 +98,7 @@ def multi_margin_loss_vjp(grad_output, input, target, p=1, margin=1.0, weight=No
                 entry[c] = d
                 entry[y] = entry[y] - d
         grad[i] = entry
-    return grad.reshape(shape), None, None, None, None
+    return grad.reshape(shape), None, None   # input, target, weight (torch refuses the weight)
 
 
 def multilabel_margin_loss(input, target, *, reduction="mean"):

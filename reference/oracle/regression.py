@@ -28,6 +28,22 @@ def _weighted(loss, weight, reduction):
     return reduce(loss * w, reduction, total(w))
 
 
+def _weight_vjp(grad_output, reduction, loss, weight):
+    """d/dw of the weighted l1 or mse, ``loss`` the unweighted element losses: ``g ℓ`` summed
+    back to w's shape for 'none' and 'sum'; for 'mean', ``Σwℓ / Σw`` by the quotient rule,
+    ``(g / Σw) ℓ`` summed back, minus ``(g / Σw) · (Σwℓ / Σw)`` on every entry. None for a
+    weight not given or not floating (torch gives none)."""
+    if weight is None or np.asarray(weight).dtype.kind != "f":
+        return None
+    w = array(weight)
+    if reduction != "mean":
+        return unbroadcast(upstream(grad_output, reduction, loss.shape) * loss, w.shape)
+    s = total(w)
+    g_over_s = upstream(grad_output, "mean", (), s)[()]
+    mean = total(loss * w) / s
+    return unbroadcast(upstream(grad_output, "mean", loss.shape, s) * loss, w.shape) - g_over_s * mean
+
+
 def l1_loss(input, target, *, reduction="mean", weight=None):
     _, _, d = _difference(input, target)
     return _weighted(elementwise(absolute, d), weight, reduction)
@@ -39,7 +55,9 @@ def l1_loss_vjp(grad_output, input, target, *, reduction="mean", weight=None):
     g = upstream(grad_output, reduction, d.shape, None if w is None else total(w))
     if w is not None:
         g = g * w
-    return _split(g * elementwise(sign, d), x, y)
+    # one entry per array parameter: input, target, weight
+    return _split(g * elementwise(sign, d), x, y) + (_weight_vjp(grad_output, reduction, elementwise(absolute, d),
+                                                                 weight),)
 
 
 def mse_loss(input, target, *, reduction="mean", weight=None):
@@ -53,7 +71,8 @@ def mse_loss_vjp(grad_output, input, target, *, reduction="mean", weight=None):
     g = upstream(grad_output, reduction, d.shape, None if w is None else total(w))
     if w is not None:
         g = g * w
-    return _split(num(2) * g * d, x, y)
+    # one entry per array parameter: input, target, weight
+    return _split(num(2) * g * d, x, y) + (_weight_vjp(grad_output, reduction, d * d, weight),)
 
 
 def _clamp(z, low, high):
@@ -75,7 +94,7 @@ def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
 
 def smooth_l1_loss_vjp(grad_output, input, target, *, reduction="mean", beta=1.0):
     if beta == 0:
-        return l1_loss_vjp(grad_output, input, target, reduction=reduction)
+        return l1_loss_vjp(grad_output, input, target, reduction=reduction)[:2]   # (input, target)
     x, y, d = _difference(input, target)
     g = upstream(grad_output, reduction, d.shape)
     return _split(g * elementwise(lambda d: _clamp(d / num(beta), -1.0, 1.0), d), x, y)
@@ -99,7 +118,7 @@ def huber_loss_vjp(grad_output, input, target, reduction="mean", delta=1.0, weig
     g = upstream(grad_output, reduction, d.shape)
     grad_d = elementwise(lambda d: _clamp(d, -delta, delta), d)
     if weight is None:
-        return _split(g * grad_d, x, y) + (None, None, None)
+        return _split(g * grad_d, x, y) + (None,)   # one entry per array parameter: input, target, weight
     w = array(weight)
     grad_w = unbroadcast(g * elementwise(lambda d: _huber(d, num(delta)), d), w.shape)
-    return _split(g * w * grad_d, x, y) + (None, None, grad_w)
+    return _split(g * w * grad_d, x, y) + (grad_w,)

@@ -164,7 +164,8 @@ class LossRecord:
     gradient_transform: InputTransform | None = None
     # Per-entry magnitudes of the terms of each gradient (tests/tolerances.py, "Entries far
     # below 1"): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
-    # one ``Magnitude`` or None per positional parameter. None: the O(1) model.
+    # one ``Magnitude`` or None per array parameter of the forward (positional or keyword-only,
+    # in signature order: the entries of ``<name>_backward``). None: the O(1) model.
     gradient_magnitude: Callable | None = None
     # The same for the value: ``(*args, **kwargs)`` -> a ``Magnitude`` of the output's shape.
     value_magnitude: Callable | None = None

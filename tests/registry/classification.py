@@ -376,7 +376,10 @@ def _linear_gradient_magnitude(grad_output, input, linear_weight, target, *, lin
     """Through the projection: with ``G`` the logits' gradient and ``M`` its magnitudes,
     d/d input = G · W sums K terms ``|G| |W|``: ``rounded = (M.rounded + |G|) |W|`` (G is
     rounded in the dtype before the product), ``accumulated = M.accumulated |W| + sqrt(K)
-    |G| |W|`` (the product's own sum); likewise d/d linear_weight with ``|input|``."""
+    |G| |W|`` (the product's own sum); likewise d/d linear_weight with ``|input|``, and
+    d/d linear_bias (``Σ_n G``) with ones over the batch. One entry per array parameter:
+    (input, linear_weight, target, linear_bias, weight); the class weight keeps the O(1)
+    model (None)."""
     x, w, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
     kwargs = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
     grad_logits = np.abs(lossref.cross_entropy_backward(grad_output, logits, target, weight, **kwargs)[0])
@@ -393,8 +396,9 @@ def _linear_gradient_magnitude(grad_output, input, linear_weight, target, *, lin
                          accumulated=np.tensordot(logits_magnitude.accumulated, np.abs(other), axes=axes)
                          + np.sqrt(max(terms, 1)) * own)
 
+    bias = None if linear_bias is None else through(np.ones(x.shape[:-1]), (batch_axes, batch_axes))
     return (through(w, (class_axes, list(range(w.ndim - 1)))), through(x, (batch_axes, batch_axes)),
-            target_magnitude)
+            target_magnitude, bias, None)
 
 
 def _cross_entropy_magnitudes():
