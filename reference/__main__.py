@@ -8,9 +8,9 @@ tolerance) on every device. Exit status 0 when everything agrees, 1 otherwise.
 It never ends in a traceback. Without torch, or with a torch older than the range the
 package declares (``torch>=...`` in its metadata), it says so in one line and exits 2.
 A fixture that needs something the installed torch lacks (a loss, an argument: torch
-2.4 has no ``weight`` for ``l1_loss``; from a source checkout, any call the suite's
-tests/releases.py records as needing a newer release) is reported on its line as not
-checked; an error torch raises on a fixture is a disagreement, printed on its line.
+2.4 has no ``weight`` for ``l1_loss``; any call ``lossref.releases`` records as needing a
+newer release) is reported on its line as not checked; an error torch raises on a
+fixture is a disagreement, printed on its line.
 
 This is the only module of the package that imports torch.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import lossref
-from lossref import fixtures
+from lossref import fixtures, releases
 from lossref._common import array_parameters
 
 #: Exit status when torch is missing or outside the declared range (1: a disagreement).
@@ -64,20 +64,8 @@ def _missing(torch, case) -> str | None:
         unknown = [k for k in case.kwargs if k not in parameters]
         if unknown:
             return f"torch {torch.__version__}'s {case.loss} has no argument {', '.join(unknown)}"
-    releases = _release_records()
-    change = releases.needs_newer(case.loss, case.args, case.kwargs) if releases else None
-    return change.reason() if change else None
-
-
-def _release_records():
-    """The suite's records of what changed between torch releases (tests/releases.py), when
-    run from a source checkout with the test extras; None otherwise (then only a missing
-    loss or argument is recognised)."""
-    try:
-        from tests import releases
-    except Exception:   # no source tree, no pytest: the signature checks above still apply
-        return None
-    return releases
+    change = releases.needs_newer(case.loss, case.args, case.kwargs, torch.__version__)
+    return change.reason(torch.__version__) if change else None
 
 
 def _torch_call(torch, case, device):

@@ -1,230 +1,35 @@
-"""The one list of known torch bugs the suite tests as expected failures.
+"""The known torch bugs the suite tests as expected failures, on the installed torch.
 
-Where torch has a plain bug, the reference follows the documented mathematics and the
-affected cases are marked ``xfail``: strict where torch is deterministic (a fix
-upstream then turns the run red, and the entry must go), not strict where torch reads
-uninitialised memory (its wrong value can coincide with the right one by chance).
-Documented conventions, however odd, are not here: the reference follows those.
+The records (names, reasons, threads, where each shows) are ``lossref.quirks``, torch-free;
+this module binds them to the installed torch release. tests/parity.py's ``expect_quirk``
+marks a test with one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-from fnmatch import fnmatchcase
+from dataclasses import fields
 
-import numpy as np
+from lossref import quirks as _records
 
 from . import releases
 
 
-@dataclass(frozen=True)
-class Quirk:
-    name: str
-    loss: str | tuple[str, ...]
-    samples: tuple[str, ...]     # sample ids the bug shows on (shell-style patterns)
-    reason: str
-    thread: str                  # where upstream discusses it
-    devices: tuple[str, ...] = ("cpu", "cuda")
-    tests: tuple[str, ...] = ("forward",)
-    deterministic: bool = True   # False: torch returns garbage, which may match by chance
-    layouts: tuple[str, ...] = ("contiguous",)   # memory layouts of the inputs (tests/test_layouts.py)
-    dtypes: tuple[str, ...] | None = None          # dtype names ("bfloat16") it shows in; None: every dtype
-    # A condition on the drawn arguments (as NumPy, the values torch got): a bug that shows only
-    # on some draws of a random sample is expected where the draw shows it, and nowhere else.
-    shows_on: Callable[..., bool] | None = None
-
-    @property
-    def fixed_in(self) -> str | None:
-        """The torch release that fixed it (a ``Change`` naming this quirk in tests/releases.py):
-        older releases keep the expected failure, newer ones must pass."""
-        return releases.quirk_fixed_in(self.name)
+class Quirk(_records.Quirk):
+    """A ``lossref.quirks`` record that knows the installed torch."""
 
     def applies_to_installed_torch(self) -> bool:
-        return releases.quirk_holds(self.name)
+        return self.holds_in(releases.INSTALLED)
 
 
-QUIRKS: tuple[Quirk, ...] = (
-    Quirk(
-        name="log-softmax-bfloat16-peaked-cpu",
-        loss="cross_entropy",   # linear_cross_entropy's half-precision logits (~20, rounded by 0.06) hide it
-        samples=("sharp-peaked-V32768-none", "sharp-peaked-V262144-none", "sharp-peaked-targets-*",
-                 "sharp-peaked-ignore*"),
-        devices=("cpu",),
-        tests=("forward", "gradient"),
-        layouts=("contiguous", "transposed", "strided", "class-axis-last", "expanded"),
-        dtypes=("bfloat16",),
-        reason="torch's CPU log_softmax in bfloat16 behaves as if it rounded the sum of exponentials to the dtype "
-               "before its log (log_softmax is exactly 0 at the target), so a softmax peaked above 1 - 2^-8 gives "
-               "a loss of 0 instead of 1e-3 (at 0.999) and a target gradient entry ((s_y - 1) w/n) of 0, a 100 % "
-               "error, the bug of Liger-Kernel PR #1329; below that peak the error is a half-ulp of 1, not of the "
-               "entry. float16: log-softmax-float16-peaked-cpu. CUDA not checked here (no GPU)",
-        thread="https://github.com/pytorch/pytorch/issues/140222 (bfloat16 log_softmax CPU vs CUDA; no issue names "
-               "the peaked case)",
-    ),
-    Quirk(
-        name="log-softmax-float16-peaked-cpu",
-        loss="cross_entropy",
-        samples=("sharp-peaked0.9998-*",),
-        devices=("cpu",),
-        tests=("forward", "gradient"),
-        layouts=("contiguous", "transposed", "strided", "class-axis-last", "expanded"),
-        dtypes=("float16",),
-        reason="the same rounding of the sum of exponentials in float16 (log-softmax-bfloat16-peaked-cpu): a "
-               "softmax peaked above 1 - 2^-11 (0.9998 here) gives log_softmax = 0 at the target, loss 0 "
-               "instead of 2e-4 and a zero target gradient entry; at 0.999 float16 is still right",
-        thread="https://github.com/pytorch/pytorch/issues/140222",
-    ),
-    Quirk(
-        name="log-softmax-bfloat16-peaked-cpu-probability-targets",
-        loss="cross_entropy",
-        samples=("*probs*",),
-        devices=("cpu",),
-        tests=("gradient",),
-        dtypes=("bfloat16",),
-        shows_on=lambda input, *args, **kwargs: _softmax_peaks_above(input, 1 - 2 ** -8),
-        deterministic=False,   # a row right at the threshold may round either way
-        reason="the same bfloat16 log_softmax rounding, seen through the gradient with respect to probability "
-               "targets, -w (1-ε) log_softmax / n: 0 where the softmax peaks above 1 - 2^-8 (expected only on "
-               "the draws whose softmax does) instead of ~ -4e-3",
-        thread="https://github.com/pytorch/pytorch/issues/140222",
-    ),
-    Quirk(
-        name="clamp-boundary-subgradient",
-        loss=("hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
-              "triplet_margin_with_distance_loss"),
-        samples=("edge-kink-sum", "edge-kink-margin0-sum", "edge-kink-margin-half-none",
-                 "edge-kink-cos-equals-margin", "edge-kink-boundary"),
-        tests=("gradient",),   # fixed in 2.14: tests/releases.py
-        reason="up to torch 2.13, clamp_min's backward passes the gradient at the kink (max(0, z) at z = 0 "
-               "gets slope 1); torch documents the minimum-norm subgradient (0), which clamp follows from 2.14 "
-               "on, and so does the reference (lossref._common.hinge_active)",
-        thread="https://github.com/pytorch/pytorch/issues/184574 (changed in 2.14; regression report #195931)",
-    ),
-    Quirk(
-        name="nll-unbatched-ignored-mean-cuda",
-        loss="nll_loss",
-        samples=("edge-unbatched-ignored-mean",),
-        devices=("cuda",),
-        reason="CUDA's 1-D nll_loss kernel returns 0 when the only target is ignored; the mean "
-               "is 0/0, and CPU (and the reference) give nan",
-        thread="aten/src/ATen/native/cuda/Loss.cu nll_loss_forward_reduce_cuda_kernel_1d",
-    ),
-    Quirk(
-        name="cross-entropy-unbatched-ignored-mean-cuda",
-        loss="cross_entropy",
-        samples=("edge-unbatched-ignored-mean",),
-        devices=("cuda",),
-        reason="cross_entropy calls the same CUDA 1-D nll_loss kernel (see nll-unbatched-ignored-mean-cuda)",
-        thread="aten/src/ATen/native/cuda/Loss.cu nll_loss_forward_reduce_cuda_kernel_1d",
-    ),
-    Quirk(
-        name="nll-loss2d-backward-non-contiguous",
-        loss="nll_loss",
-        samples=("NCHW-*",),
-        tests=("gradient",),
-        layouts=("transposed", "class-axis-last"),
-        reason="the backward of nll_loss on a 4-D (N, C, H, W) input that is not contiguous (channels-last, "
-               "permuted) raises 'grad_input must be contiguous': nll_loss_nd sends 4-D inputs to nll_loss2d "
-               "without .contiguous(), unlike 3-D and 5-D+",
-        thread="https://github.com/pytorch/pytorch/issues/175084 (fix: PR #175246)",
-    ),
-    Quirk(
-        name="multi-margin-empty-batch-garbage",
-        loss="multi_margin_loss",
-        samples=("edge-empty-batch-mean", "edge-empty-batch-sum"),
-        reason="with N = 0, 'mean' and 'sum' return uninitialised memory (values like 2.9e-44 or "
-               "3.8e12); the reference gives 0/0 = nan for 'mean' and 0 for 'sum', as every other loss",
-        thread="aten/src/ATen/native/LossMultiMargin.cpp (no upstream issue found; torch's decomposition gives nan)",
-        deterministic=False,
-    ),
-    Quirk(
-        name="multilabel-margin-empty-batch-garbage",
-        loss="multilabel_margin_loss",
-        samples=("edge-empty-batch-mean", "edge-empty-batch-sum"),
-        reason="with N = 0, 'mean' and 'sum' return uninitialised memory (observed 3.8e12, 1.5e-42, 0.0, "
-               "-2e14, 6.9e-310); the reference gives 0/0 = nan for 'mean' and 0 for 'sum'",
-        thread="aten/src/ATen/native/LossMultiLabelMargin.cpp (no upstream issue found)",
-        deterministic=False,
-    ),
-    Quirk(
-        name="soft-margin-bool-target-backward",
-        loss="soft_margin_loss",
-        samples=("edge-bool-target-sum",),
-        tests=("gradient",),
-        reason="the forward accepts a bool target, but the backward computes -target * input and raises "
-               "'Negation, the `-` operator, on a bool tensor is not supported'; the gradient with respect to "
-               "the input is well defined (reference: -y z / (1 + z), z = exp(-y x))",
-        thread="aten/src/ATen/native/Loss.cpp soft_margin_loss_backward (no upstream issue found)",
-    ),
-    Quirk(
-        name="huber-backward-non-float-target",
-        loss="huber_loss",
-        samples=("edge-int64-target", "edge-bool-target"),
-        tests=("gradient",),
-        reason="huber_loss's forward promotes an integer or boolean target, but its backward kernel "
-               "(aten::huber_loss_backward) needs one dtype and raises 'Found dtype Long but expected Double'; "
-               "mse and smooth_l1 accept it. The reference gives clamp(x - y, -delta, delta) for the input",
-        thread="https://github.com/pytorch/pytorch/issues/76646 (HuberLoss backward fails on mixed dtypes)",
-    ),
-    Quirk(
-        name="mse-backward-non-float-target",
-        loss="mse_loss",
-        samples=("edge-int64-target", "edge-bool-target"),
-        tests=("gradient",),
-        reason="mse_loss's forward promotes an integer or boolean target, but its backward kernel needs one "
-               "dtype and raises 'Found dtype Long but expected Double' (the huber quirk's twin); fixed in a "
-               "later release (tests/releases.py). The reference gives 2 (x - y) for the input",
-        thread="https://github.com/pytorch/pytorch/issues/76646 (loss backward fails on mixed dtypes)",
-    ),
-    Quirk(
-        name="ctc-blank-last-label-gradient",
-        loss="ctc_loss",
-        samples=("edge-blank-last-label",),
-        tests=("gradient",),
-        reason="when the last target label equals blank, the backward kernel assigns the last-frame alpha*beta "
-               "term for l'[2L-1] over the one for l'[2L] instead of adding them (its comment: 'the first two are "
-               "a blank and a non-blank, so we know they are different'), so the gradient at frame T_n-1, class "
-               "blank, misses the path ending on the final blank; the forward is right",
-        thread="aten/src/ATen/native/LossCTC.cpp ctc_loss_backward_cpu_template (same in cuda/LossCTC.cu); "
-               "no upstream issue found",
-    ),
-    Quirk(
-        name="ctc-strided-concatenated-targets",
-        loss="ctc_loss",
-        samples=("TNC-concat-*",),   # batched: the first sample's offset is right
-        tests=("forward", "gradient"),
-        layouts=("strided",),
-        reason="for 1-D concatenated targets the batch offsets are the running sum of target_lengths, not "
-               "scaled by targets.stride(0): a non-contiguous targets tensor reads the wrong labels for every "
-               "sample after the first (whether the wrong labels change the loss depends on the draw: an "
-               "infeasible sample zeroed by zero_infinity stays 0)",
-        thread="aten/src/ATen/native/LossCTC.cpp and cuda/LossCTC.cu, tg_batch_offsets; no upstream issue found",
-        deterministic=False,
-    ),
-)
-
-
-def _softmax_peaks_above(input, threshold: float) -> bool:
-    """Whether some position's softmax over the class axis (0 for unbatched, else 1) exceeds
-    ``threshold``: its largest probability is 1 / sum(exp(x - max))."""
-    x = np.asarray(input, dtype=np.float64)
-    if x.size == 0:
-        return False
-    axis = 0 if x.ndim == 1 else 1
-    largest = 1.0 / np.sum(np.exp(x - np.max(x, axis=axis, keepdims=True)), axis=axis)
-    return bool(np.any(largest > threshold))
+#: Every record of ``lossref.quirks.QUIRKS``, in its order.
+QUIRKS: tuple[Quirk, ...] = tuple(Quirk(**{f.name: getattr(q, f.name) for f in fields(q)}) for q in _records.QUIRKS)
+_BY_NAME = {q.name: q for q in QUIRKS}
 
 
 def find(loss: str, sample: str, device: str, test: str, layout: str = "contiguous",
          dtype: str | None = None, inputs: tuple | None = None) -> Quirk | None:
-    """The quirk expected on this case; ``inputs`` (args, kwargs as NumPy) decides a quirk
-    that ``shows_on`` some draws only (without them, such a quirk is not expected)."""
-    for quirk in QUIRKS:
-        losses = (quirk.loss,) if isinstance(quirk.loss, str) else quirk.loss
-        if (loss in losses and any(fnmatchcase(sample, p) for p in quirk.samples) and device in quirk.devices
-                and test in quirk.tests and layout in quirk.layouts
-                and (quirk.dtypes is None or dtype in quirk.dtypes) and quirk.applies_to_installed_torch()
-                and (quirk.shows_on is None or (inputs is not None and quirk.shows_on(*inputs[0], **inputs[1])))):
-            return quirk
-    return None
+    """The quirk expected on this case with the installed torch; ``inputs`` (args, kwargs as
+    NumPy) decides a quirk that ``shows_on`` some draws only (without them, such a quirk is
+    not expected)."""
+    found = _records.find(loss, sample, device, test, layout, dtype, inputs, version=releases.INSTALLED)
+    return None if found is None else _BY_NAME[found.name]

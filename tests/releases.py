@@ -1,179 +1,49 @@
-"""What changed in torch's losses between the releases the suite supports, as data.
+"""What changed in torch's losses between releases, for the installed torch.
 
-The references follow the newest torch (and the mathematics where torch is wrong). Each
-``Change`` says what changed, in which release, where upstream discusses it, and how the
-suite bounds the older behaviour: calls that need the newer torch are skipped with the
-reason, error cases expect the older error, dtypes the older torch lacks are tested as
-still refused, a quirk is expected only before its fix, a loss is absent before it was
-added. The registry (``tests/registry/base.py``) and the quirk list (``tests/quirks.py``)
-read these records; no test compares torch versions itself.
+The records (``Change``: what changed, in which release, the thread, the older behaviour)
+and their queries are ``lossref.releases``, torch-free, which the main job reads too. This
+module asks them about the installed torch and adds what needs torch or pytest: the
+skip a call the installed torch cannot make raises, and dtypes as ``torch.dtype``. The
+registry (``tests/registry/base.py``) and the quirk list (``tests/quirks.py``) read it;
+no test compares torch versions itself.
 
-``python -m tests.releases --write`` regenerates the behaviour-by-release table in
-``docs/torch-releases.md`` from the same records; ``tests/test_releases.py`` checks that
-the page is current.
+``python -m lossref.releases --write`` regenerates ``docs/torch-releases.md`` from the
+records; ``tests/test_releases.py`` checks that the page is current.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import Callable
-
-import numpy as np
 import pytest
 import torch
-from torch.torch_version import TorchVersion
 
-#: The minor releases the suite is run on (README, "Supported releases").
-TESTED = ("2.4.1", "2.5.1", "2.6.0", "2.7.1", "2.8.0", "2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0",
-          "2.14.1", "2.15.0")
-OLDEST, NEWEST = TESTED[0], TESTED[-1]
-INSTALLED = TorchVersion(torch.__version__)
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "torch-releases.md"
+from lossref import releases as _records
+from lossref.releases import (CHANGES, NEWEST, OLDEST, PAGE, TESTED, Change, Version,  # noqa: F401
+                              _old_gaussian_var_rule, page, quirk_fixed_in)
 
-
-@dataclass(frozen=True)
-class Change:
-    """One behaviour torch changed: the newer one from ``release`` on, the older one before."""
-
-    loss: tuple[str, ...]          # the losses it concerns; ("*",) for every loss
-    what: str                      # what changed (the table's column), as of ``release``
-    release: str                   # the first release with the newer behaviour ("2.6")
-    thread: str                    # where upstream made or discusses it
-    before: str                    # the older behaviour, in words: the reason a skip or expectation gives
-    # How the suite bounds the older behaviour (whichever apply):
-    argument: tuple[str, int] | None = None   # (name, torch's position): a call passing it needs ``release``
-    call: Callable[[tuple, dict], bool] | None = None   # true for a call (the sample's) that needs ``release``
-    dtypes: dict = field(default_factory=dict)   # device -> dtype names lacking before: tested as refused
-    errors: dict = field(default_factory=dict)   # error-case id pattern -> (error, match) before, or None: accepted
-    error_types: dict = field(default_factory=dict)   # an error type -> the one raised before instead
-    quirk: str | None = None       # a tests/quirks.py entry that holds before ``release``
-    loss_added: bool = False       # the loss itself is new in ``release``
-
-    def concerns(self, loss: str) -> bool:
-        return "*" in self.loss or loss in self.loss
-
-    def holds_before(self, version=None) -> bool:
-        """True where ``version`` (default: the installed torch) predates the change."""
-        return TorchVersion(str(version or INSTALLED)) < self.release
-
-    def reason(self) -> str:
-        return f"torch {torch.__version__}: {self.before} (changed in {self.release}: {self.thread})"
-
-
-def _old_gaussian_var_rule(args, kwargs) -> bool:
-    """The older rule for a tensor var (torch/nn/functional.py before PR #147522): var.size()
-    equal to input.size(), or input.size()[:-1], or input.size()[:-1] + (1,)."""
-    x, var = np.shape(args[0]), args[2] if len(args) > 2 else kwargs.get("var")
-    if isinstance(var, (float, int)):
-        return True   # a number: the other record's business
-    var = np.shape(var)
-    return var == x or var == x[:-1] or (len(var) == len(x) and var[:-1] == x[:-1] and var[-1:] == (1,))
-
-
-def _gaussian_var_is_a_number(args, kwargs) -> bool:
-    var = args[2] if len(args) > 2 else kwargs.get("var")
-    return isinstance(var, (float, int))
-
-
-_NO_WEIGHT = "{} has no `weight` argument"
-_WEIGHT_PR = "https://github.com/pytorch/pytorch/pull/132049"
-
-CHANGES: tuple[Change, ...] = (
-    Change(("l1_loss",), "gained a `weight` argument (per-element weights, weighted mean over Σw)", "2.6",
-           _WEIGHT_PR, _NO_WEIGHT.format("l1_loss"), argument=("weight", 5)),
-    Change(("mse_loss",), "gained a `weight` argument (per-element weights, weighted mean over Σw)", "2.6",
-           _WEIGHT_PR, _NO_WEIGHT.format("mse_loss"), argument=("weight", 5)),
-    Change(("huber_loss",), "gained a `weight` argument (weighted mean over numel)", "2.6",
-           _WEIGHT_PR, _NO_WEIGHT.format("huber_loss"), argument=("weight", 4)),
-    Change(("gaussian_nll_loss",), "`var` may be a Python float (a constant variance)", "2.6",
-           "https://github.com/pytorch/pytorch/issues/149131",
-           "var must be a tensor (a float fails with \"'float' object has no attribute 'size'\")",
-           call=_gaussian_var_is_a_number,
-           errors={"negative-float-var": (AttributeError, r"'float' object has no attribute 'size'"),
-                   "int-var": (AttributeError, r"'int' object has no attribute 'size'")}),
-    Change(("gaussian_nll_loss",), "`var` may broadcast to the input (a 1 in any dimension, fewer dimensions)",
-           "2.10", "https://github.com/pytorch/pytorch/pull/147522 (issue #147521)",
-           "var must have input's shape, input's shape without the last dimension, or that with a last "
-           "dimension of 1 ('var is of incorrect size' otherwise)",
-           call=lambda args, kwargs: not _old_gaussian_var_rule(args, kwargs),
-           errors={"var-passes-size-rule-then-fails": (ValueError, r"var is of incorrect size")}),
-    Change(("mse_loss",), "bfloat16 on the CPU", "2.6", "https://github.com/pytorch/pytorch/pull/139959",
-           "mse_loss has no bfloat16 CPU kernel ('\"mse_cpu\" not implemented for 'BFloat16'')",
-           dtypes={"cpu": ("bfloat16",)}),
-    Change(("mse_loss",), "float16 backward on the CPU", "2.6", "aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp "
-           "(mse_backward_cpu_kernel)",
-           "mse_loss has no float16 backward on the CPU ('\"mse_backward_cpu_out\" not implemented for 'Half'')",
-           dtypes={"cpu": ("float16",)}),
-    Change(("mse_loss",), "the backward takes an integer or boolean target (the forward promotes it)", "2.12",
-           "https://github.com/pytorch/pytorch/issues/76646",
-           "the backward raises 'Found dtype Long but expected Double': expected failure mse-backward-non-float-target",
-           quirk="mse-backward-non-float-target"),
-    Change(("smooth_l1_loss",), "float16 backward on the CPU", "2.10",
-           "aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp (smooth_l1_backward_cpu_kernel)",
-           "smooth_l1_loss has no float16 backward on the CPU ('\"smooth_l1_backward_cpu_out\" not implemented "
-           "for 'Half'')", dtypes={"cpu": ("float16",)}),
-    Change(("*",), "a dtype a kernel lacks raises NotImplementedError (was RuntimeError), same message", "2.8",
-           "https://github.com/pytorch/pytorch/pull/155470",
-           "a dtype a kernel lacks raises RuntimeError", error_types={NotImplementedError: RuntimeError}),
-    Change(("nll_loss", "cross_entropy"), "a target of the wrong dtype: 'expected target dtype to be Long or Byte'",
-           "2.12", "aten/src/ATen/native/LossNLL.cpp (Byte targets: issue #59765)",
-           "a target of the wrong dtype: 'expected scalar type Long but found ...'",
-           errors={"float-class-indices": (RuntimeError, r"expected scalar type Long but found Double"),
-                   "int32-class-indices": (RuntimeError, r"expected scalar type Long but found Int")}),
-    Change(("multi_margin_loss",), "target shape errors name the expected size ('Expected target size [3]', "
-           "'target tensor should be 1-D')", "2.12",
-           "https://github.com/pytorch/pytorch/pull/174072 (issue #106251)",
-           "target shape errors: 'inconsistent target size, expected 3 but got ...'",
-           errors={"target-batch-mismatch": (RuntimeError, r"inconsistent target size, expected 3 but got \[2\]"),
-                   "target-two-dim": (RuntimeError, r"inconsistent target size, expected 3 but got \[3, 1\]")}),
-    Change(("ctc_loss",), "an empty log_probs is refused ('log_probs tensor must not be empty')", "2.8",
-           "https://github.com/pytorch/pytorch/pull/150981",
-           "an empty batch is accepted; zero frames fail inside the kernel ('start (0) + length (1) exceeds "
-           "dimension size (0)')",
-           errors={"empty-batch": None,
-                   "zero-frames": (RuntimeError, r"start \(0\) \+ length \(1\) exceeds dimension size \(0\)")}),
-    Change(("linear_cross_entropy",), "added: F.linear_cross_entropy and nn.LinearCrossEntropyLoss", "2.13",
-           "https://github.com/pytorch/pytorch/pull/163774 (issue #124480)", "torch has no linear_cross_entropy", loss_added=True),
-    Change(("hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
-            "triplet_margin_with_distance_loss"),
-           "clamp_min's gradient at the boundary is 0 (the minimum-norm subgradient at a hinge's kink)", "2.14",
-           "https://github.com/pytorch/pytorch/issues/184574",
-           "clamp_min passes the gradient at its boundary (slope 1 at a kink): expected failure "
-           "clamp-boundary-subgradient", quirk="clamp-boundary-subgradient"),
-)
+#: The installed torch's release.
+INSTALLED = Version(torch.__version__)
 
 
 def holding(loss: str) -> list[Change]:
     """The changes the installed torch predates that concern ``loss``."""
-    return [c for c in CHANGES if c.concerns(loss) and c.holds_before()]
+    return _records.holding(loss, INSTALLED)
 
 
 def has_loss(loss: str) -> bool:
-    return not any(c.loss_added for c in holding(loss))
+    return _records.has_loss(loss, INSTALLED)
 
 
 def missing_loss_reason(loss: str) -> str:
-    return next(c.reason() for c in holding(loss) if c.loss_added)
+    return _records.missing_loss_reason(loss, INSTALLED)
 
 
 def lacks_argument(loss: str, name: str) -> bool:
-    return any(c.argument and c.argument[0] == name for c in holding(loss))
+    return _records.lacks_argument(loss, name, INSTALLED)
 
 
 def needs_newer(loss: str, args: tuple, kwargs: dict) -> Change | None:
     """The change a call needs that the installed torch predates, or None."""
-    for change in holding(loss):
-        if change.argument:
-            name, position = change.argument
-            if name in kwargs and kwargs[name] is not None or len(args) > position and args[position] is not None:
-                return change
-        if change.call is not None and change.call(args, kwargs):
-            return change
-    return None
+    return _records.needs_newer(loss, args, kwargs, INSTALLED)
 
 
 class NeedsNewerTorch(pytest.skip.Exception, Exception):
@@ -186,90 +56,20 @@ def skip_if_lacking(loss: str, args: tuple, kwargs: dict) -> None:
     """Skip, with the reason, a call the installed torch cannot make the newer way."""
     change = needs_newer(loss, args, kwargs)
     if change is not None:
-        raise NeedsNewerTorch(change.reason())
+        raise NeedsNewerTorch(change.reason(torch.__version__))
 
 
 def lacking_dtypes(loss: str) -> dict[str, tuple[torch.dtype, ...]]:
     """device -> dtypes the installed torch lacks for ``loss`` (forward or backward)."""
-    out: dict[str, tuple] = {}
-    for change in holding(loss):
-        for device, names in change.dtypes.items():
-            out[device] = out.get(device, ()) + tuple(getattr(torch, n) for n in names)
-    return out
+    return {device: tuple(getattr(torch, n) for n in names)
+            for device, names in _records.lacking_dtypes(loss, INSTALLED).items()}
 
 
 def torch_error_before(loss: str, case_id: str, error, match: str, kwargs: dict):
     """What the installed torch raises for an error case: ``(error, match, skip reason)``."""
-    skip = ""
-    for change in holding(loss):
-        if change.argument and change.argument[0] in kwargs:
-            return TypeError, rf"unexpected keyword argument '{change.argument[0]}'", ""
-        for pattern, older in change.errors.items():
-            if fnmatchcase(case_id, pattern):
-                if older is None:
-                    skip = change.reason()
-                else:
-                    error, match = older
-        if isinstance(error, type) and error in change.error_types:
-            error = change.error_types[error]
-    return error, match, skip
+    return _records.error_before(loss, case_id, error, match, kwargs, torch.__version__)
 
 
 def quirk_holds(name: str) -> bool:
     """A quirk that a change fixed holds only before that change's release."""
-    return all(c.holds_before() for c in CHANGES if c.quirk == name)
-
-
-def quirk_fixed_in(name: str) -> str | None:
-    return next((c.release for c in CHANGES if c.quirk == name), None)
-
-
-# --- the behaviour-by-release table -------------------------------------------------
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _thread(thread: str) -> str:
-    """A link for an address (and the words after it), code for a source file."""
-    if thread.startswith("https://"):
-        url, _, rest = thread.partition(" ")
-        return f"<{url}>" + (f" {rest}" if rest else "")
-    return f"`{thread}`"
-
-
-def page() -> str:
-    """docs/torch-releases.md, generated from CHANGES."""
-    rows = sorted(CHANGES, key=lambda c: (TorchVersion(c.release), c.loss))
-    lines = [
-        "# Loss behaviour by torch release",
-        "",
-        "Generated by `python -m tests.releases --write` from `tests/releases.py`, the records the",
-        "suite runs on: on an older torch, each row's older behaviour is what the suite expects",
-        "(a skip with the reason, another error, a dtype tested as still refused, an expected",
-        f"failure). Releases tested: {', '.join(TESTED)}. The references follow torch {NEWEST}.",
-        "",
-        "| loss | what changed | release | thread | before |",
-        "|---|---|---|---|---|",
-    ]
-    for c in rows:
-        loss = "every loss" if "*" in c.loss else ", ".join(f"`{n}`" for n in c.loss)
-        lines.append(f"| {loss} | {_cell(c.what)} | {c.release} | {_cell(_thread(c.thread))} | {_cell(c.before)} |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.releases", description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help=f"rewrite {PAGE.relative_to(PAGE.parent.parent)}")
-    options = parser.parse_args(argv)
-    if options.write:
-        PAGE.parent.mkdir(exist_ok=True)
-        PAGE.write_text(page(), encoding="utf-8")
-        print(f"wrote {PAGE}")
-    else:
-        sys.stdout.write(page())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return _records.quirk_holds(name, INSTALLED)

@@ -1,5 +1,6 @@
-"""The behaviour-by-release records (tests/releases.py): the generated page is current,
-and each record is well formed and does what it says on an older torch."""
+"""The behaviour-by-release records (lossref.releases, read through tests/releases.py): the
+generated page is current, and each record is well formed and does what it says on an older
+torch."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from .registry import by_name
 @pytest.mark.repository   # docs/ is not installed with the suite
 def test_the_release_table_is_current():
     """docs/torch-releases.md is generated from the records: rerun the generator after
-    editing them (``python -m tests.releases --write``)."""
+    editing them (``python -m lossref.releases --write``)."""
     assert releases.PAGE.read_text(encoding="utf-8") == releases.page(), (
-        "docs/torch-releases.md is stale: run python -m tests.releases --write")
+        "docs/torch-releases.md is stale: run python -m lossref.releases --write (from a checkout without an "
+        "install: python -c \"import conftest; from lossref.releases import main; main(['--write'])\")")
 
 
 @pytest.mark.parametrize("change", releases.CHANGES, ids=lambda c: f"{c.loss[0]}-{c.release}-{c.what[:30]}")
@@ -39,8 +41,9 @@ def test_holds_before_compares_releases_not_strings():
 
 
 def test_an_argument_change_recognises_keyword_and_positional_calls(monkeypatch):
+    from lossref import releases as records
     change = releases.Change(("huber_loss",), "x", "2.99", "t", "no weight", argument=("weight", 4))
-    monkeypatch.setattr(releases, "CHANGES", (change,))
+    monkeypatch.setattr(records, "CHANGES", (change,))
     x = np.zeros(3)
     assert releases.needs_newer("huber_loss", (x, x), {"weight": x}) is change
     assert releases.needs_newer("huber_loss", (x, x, "mean", 1.0, x), {}) is change
@@ -93,3 +96,15 @@ def test_the_main_job_names_an_argument_torch_lacks():
     assert main_job._missing(fake, case) == "torch 2.4.1's l1_loss has no argument weight"
     assert main_job._missing(fake, SimpleNamespace(loss="l1_loss", args=(x, x), kwargs={})) is None
     assert "has no huber_loss" in main_job._missing(fake, SimpleNamespace(loss="huber_loss", args=(x, x), kwargs={}))
+
+
+@pytest.mark.parametrize("older, newer", [
+    ("2.9.1", "2.10"), ("2.10.0.dev20250101", "2.10.0a0"), ("2.10.0a0", "2.10.0rc1"), ("2.10.0rc1", "2.10"),
+    ("2.10.0a0+git1234", "2.10.0"), ("2.10.0", "2.10.0+cu124"), ("2.10.0+cu124", "2.10.0.post1"),
+    ("2.10.0.post1", "2.11.0"), ("2.9", "2.15.0")])
+def test_the_torch_free_version_orders_releases_as_torch_does(older, newer):
+    """lossref.releases.Version (no torch, no packaging) agrees with torch's own TorchVersion."""
+    from torch.torch_version import TorchVersion
+    assert releases.Version(older) < releases.Version(newer) and not releases.Version(newer) < releases.Version(older)
+    assert TorchVersion(older) < newer
+    assert releases.Version("2.10") == releases.Version("2.10.0") == "2.10.0"

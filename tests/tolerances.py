@@ -1,132 +1,46 @@
-"""The one table of tolerances: how far torch may be from the float64 reference.
-
-The reference is fed the *same rounded inputs* torch sees, so input rounding is not
-part of the error; what is left is the rounding of torch's own arithmetic in the dtype
-under test. Each operation of a loss rounds once (relative error ``eps/2``), a
-reduction over ``n`` terms adds at most ``~log2(n)`` roundings with pairwise or
-cascade summation, and cancellation (log-sum-exp minus the target logit, x - y in
-L1/L2) turns relative into absolute error of the size of the inputs, which the suite
-draws at O(1). So both ``rtol`` and ``atol`` are a fixed number of units of
-``eps(dtype)``:
-
-    tolerance = ULPS * eps(dtype) * record.conditioning
-
-``ULPS = 16``: measured on this suite (torch 2.13.0, CPU, every registry sample, forward
-and gradient, ``/ (eps * (1 + |reference|))``), the worst errors were 2.4 eps in float64,
-7.3 in float32 (the gradient of gaussian_nll_loss's var, summed over a broadcast axis),
-4.6 in float16 and 2.5 in bfloat16, known torch bugs (tests/quirks.py) aside. 16 leaves
-a factor of two over the worst and keeps bfloat16 at 0.125 of O(1) values, float32 at
-1.9e-6 and float64 at 3.6e-15, where any larger difference is a real disagreement.
-
-A loss that is worse conditioned than that (exp of an input, a long recursion)
-declares ``conditioning`` in its registry record with the reason next to it; nothing
-else widens a tolerance.
-
-Entries far below 1 (the per-entry magnitude model)
----------------------------------------------------
-``atol = ULPS * eps`` is the error of an entry built from O(1) terms. It is blind to an
-entry that is small because its terms are small: cross-entropy's gradient with a 32k
-vocabulary has entries ~1e-7, below float32's atol of 1.9e-6, so such an entry can be
-wrong by 100 % and pass (and in bfloat16 every entry below 0.125 can). And it is too
-tight for an entry that is small because large terms cancel: the loss at a softmax
-peaked at 0.999 is ``lse - x_y = 1e-3`` with both terms ~20. What torch's result
-actually carries, entry by entry, is
-
-* one rounding in the dtype of each term it is built from: relative, ``eps(dtype)`` times
-  the sum of the terms' magnitudes (``Magnitude.rounded``), and
-* the arithmetic that combines them, which torch does in the accumulation type
-  (float32 for float16 and bfloat16, else the dtype itself): ``eps(acc)`` times the
-  magnitude of the terms that cancel (``Magnitude.accumulated``), relative to those
-  terms, not to 1,
-* and no entry below the dtype's smallest normal number (float16: 6.1e-5) can be held to
-  a relative error: its subnormal spacing ``eps * tiny`` (float16: 6e-8) is added.
-
-So a loss that knows the magnitudes of the terms of its entries (``value_magnitude`` and
-``gradient_magnitude`` in its registry record, derived next to them) is held to
-
-    |got - expected| <= ULPS * conditioning * (eps(dtype) * (|expected| + rounded)
-                                               + eps(acc) * accumulated + eps * tiny)
-
-per entry, which :func:`magnitude_scale` writes as ``rtol * |expected| + atol * scale``
-with the same ``rtol = atol = ULPS * eps(dtype) * conditioning`` as everywhere, so that
-:func:`tests.compare.assert_matches` has one formula. A loss without such functions keeps
-``scale = 1``: terms of O(1) rounded in the dtype, the model above (every loss but
-cross_entropy, nll_loss and linear_cross_entropy, whose behaviour is unchanged).
-
-Cross-entropy (derived in tests/registry/classification.py): with ``gl`` the gradient
-reaching the log-softmax, input-gradient entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``, so
-``rounded = |gl_i| (1 - s_i) + s_i Σ_{j≠i} |gl_j|`` (without label smoothing exactly
-``|expected|``: a relative error, which is what sees a small entry wrong) and
-``accumulated = |gl_i| + s_i E_i Σ_j |gl_j|``, where ``E_i = |lse| + |lsm_i| + log2 C``
-is the error of the exponent ``lsm_i = x_i - lse`` (the roundings of lse and of the
-subtraction, and the sum of C exponentials) in units of eps(acc): the target entry
-``(s_y - 1) w/n`` of a softmax peaked at 0.999 is 1e-3 w/n with ``E ~ 40``: resolvable in
-bfloat16 (accumulated in float32: 16 * 1.2e-7 * 40 = 8e-5 of w/n), and a kernel computing
-``s_y - 1`` in bfloat16 (Liger-Kernel PR #1329) is 100 % wrong there. The value:
-``rounded = Σ_c q_c |lsm_c|`` (the loss), ``accumulated = Σ_c q_c E_c``.
-linear_cross_entropy adds its logits' own error (``|x| |W|^T``, the computed logits'
-rounding in the dtype) and, through the projection, ``sqrt(K)`` roundings of the K-term
-product (Higham & Mary's probabilistic bound). nll_loss's gradient (``-g w/n`` at the
-target, 0 elsewhere) is a product: purely relative.
-
-Measured (torch 2.13, CPU): the small non-target gradient entries at 32k and 262k classes
-are within 11 eps relative in bfloat16 and float32 (the bound: 32); float16's below 6e-5
-within its subnormal spacing. Where torch is outside the bound it is wrong: its CPU
-log_softmax in bfloat16 (and float16, above 0.9998) returns exactly 0 at a peaked target
-(tests/quirks.py, log-softmax-bfloat16-peaked-cpu).
+"""The tolerance rule, for torch dtypes: the rule itself (ULPS, eps per dtype, the
+accumulation type, the per-loss conditioning and its derivation) is ``lossref.tolerance``,
+torch-free, which the fixture files read too. This module maps a ``torch.dtype`` to the
+rule's dtype names and keeps the suite's names for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 
-#: Units of eps(dtype) allowed for one loss evaluation (see the module docstring).
-ULPS = 16
+from lossref import tolerance as rule
+from lossref.tolerance import ULPS, Magnitude, Tolerance  # noqa: F401 (the suite's names)
+
+__all__ = ["ULPS", "Magnitude", "Tolerance", "FLOAT64", "dtype_name", "eps", "accumulation_dtype",
+           "magnitude_scale", "tolerance"]
 
 
-@dataclass(frozen=True)
-class Tolerance:
-    rtol: float
-    atol: float
+def dtype_name(dtype) -> str:
+    """The rule's name of a floating dtype: ``torch.bfloat16`` -> "bfloat16" (a name passes through)."""
+    if isinstance(dtype, str):
+        return dtype.removeprefix("torch.")
+    if isinstance(dtype, torch.dtype):
+        return str(dtype).removeprefix("torch.")
+    raise TypeError(f"dtype {dtype!r}: expected a torch.dtype or a dtype name")
 
 
-def eps(dtype: torch.dtype) -> float:
-    return torch.finfo(dtype).eps
+def eps(dtype) -> float:
+    return rule.eps(dtype_name(dtype))
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """The type torch combines terms in: float32 for the half types, else the dtype."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
-@dataclass(frozen=True)
-class Magnitude:
-    """Per-entry magnitudes of the terms a result entry is built from (module docstring):
-    ``rounded`` carries one rounding in the dtype, ``accumulated`` is combined in the
-    accumulation type. Arrays broadcastable to the entry's shape, in the result's units."""
-
-    rounded: object
-    accumulated: object
+    return getattr(torch, rule.accumulation_dtype(dtype_name(dtype)))
 
 
 def magnitude_scale(magnitude: Magnitude | None, dtype: torch.dtype):
-    """``scale`` for :func:`tests.compare.assert_matches` in units of ``eps(dtype)``: 1
-    (O(1) terms) without a magnitude, else ``rounded + accumulated * eps(acc) / eps(dtype)``."""
-    if magnitude is None:
-        return 1.0
-    # + the spacing of the dtype's subnormals (float16's 6e-8): an entry below the
-    # smallest normal number cannot be held to a relative error.
-    return np.asarray(magnitude.rounded) + np.asarray(magnitude.accumulated) * (
-        eps(accumulation_dtype(dtype)) / eps(dtype)) + torch.finfo(dtype).tiny
+    """``scale`` for :func:`tests.compare.assert_matches` (``lossref.tolerance.magnitude_scale``)."""
+    return rule.magnitude_scale(magnitude, dtype_name(dtype))
 
 
 def tolerance(dtype: torch.dtype, conditioning: float = 1.0) -> Tolerance:
-    """rtol = atol = ULPS * eps(dtype) * conditioning."""
-    t = ULPS * eps(dtype) * conditioning
-    return Tolerance(rtol=t, atol=t)
+    """rtol = atol = ULPS * eps(dtype) * conditioning (a record's: ``record.conditioning``)."""
+    return rule.tolerance(dtype_name(dtype), factor=conditioning)
 
 
 #: Comparing the reference with itself or with a float64 fixture value: float64
