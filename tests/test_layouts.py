@@ -60,24 +60,28 @@ def _cases():
     """(record, sample, layout) wherever the layout makes some argument non-contiguous:
     decided on the sample's shapes, drawn once with a fixed seed at collection."""
     for record in RECORDS:
-        for sample in record.samples():
-            if "edge" in sample.tags:
-                continue
-            if "large-vocabulary" in sample.tags and (record.name, sample.id) != ("cross_entropy",
-                                                                                   "sharp-peaked-V32768-none"):
-                # One large vocabulary in every layout; more add seconds, not a stride case (and a
-                # stride-0 linear_weight would give all C classes one row: C alike terms whose
-                # float32 sum errs like C eps, a bound that tells nothing at C = 2^15).
-                continue
-            try:
-                args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), torch.float64, "cpu")
-            except Exception:  # a broken sample fails its own tests, it does not stop collection
-                args, kwargs = None, None
-            for layout in LAYOUTS:
-                laid = _laid_out(args, kwargs, layout) if args is not None else ((), {})
-                if args is None or any(isinstance(t, torch.Tensor) and not t.is_contiguous()
-                                       for t in (*laid[0], *laid[1].values())):
-                    yield pytest.param((record, sample, layout), id=f"{record.name}-{sample.id}-{layout}")
+        yield from cases_of(record, record.samples())
+
+
+def cases_of(record, samples):
+    """The layout cases of ``record`` among ``samples`` (docs/losses/ counts them too)."""
+    for sample in samples:
+        if "edge" in sample.tags:
+            continue
+        if "large-vocabulary" in sample.tags and (record.name, sample.id) != ("cross_entropy", "sharp-peaked-V32768-none"):
+            # One large vocabulary in every layout; more add seconds, not a stride case (and a
+            # stride-0 linear_weight would give all C classes one row: C alike terms whose
+            # float32 sum errs like C eps, a bound that tells nothing at C = 2^15).
+            continue
+        try:
+            args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), torch.float64, "cpu")
+        except Exception:  # a broken sample fails its own tests, it does not stop collection
+            args, kwargs = None, None
+        for layout in LAYOUTS:
+            laid = _laid_out(args, kwargs, layout) if args is not None else ((), {})
+            if args is None or any(isinstance(t, torch.Tensor) and not t.is_contiguous()
+                                   for t in (*laid[0], *laid[1].values())):
+                yield pytest.param((record, sample, layout), id=f"{record.name}-{sample.id}-{layout}")
 
 
 @pytest.mark.parametrize("layout_case", list(_cases()))

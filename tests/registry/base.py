@@ -7,6 +7,7 @@ supports per device. Every parametrized test walks the records; no test names a 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
@@ -177,6 +178,9 @@ class LossRecord:
         dtypes it lacks (forward or backward) move to ``unsupported``, a loss it predates
         is unavailable."""
         name = self.name
+        # As written, for the newest torch: what docs/losses/ describes on any installed release.
+        object.__setattr__(self, "_declared", {"samples": self.samples, "errors": self.errors,
+                                               "dtypes": self.dtypes, "unsupported": self.unsupported})
         if not releases.holding(name):
             return
         lacking = releases.lacking_dtypes(name)
@@ -204,6 +208,67 @@ class LossRecord:
             object.__setattr__(self, key, value)
         if not releases.has_loss(name):
             object.__setattr__(self, "available", lambda: False)
+
+    # --- everything else the suite knows about the loss (docs/losses/<name>.md) ---
+
+    def declared(self, what: str):
+        """``samples``, ``errors``, ``dtypes`` or ``unsupported`` as the record declares them
+        (the newest torch), before ``__post_init__`` bounds them by the installed release."""
+        return self._declared[what]
+
+    @property
+    def quirks(self) -> tuple:
+        """The known torch bugs that name this loss (tests/quirks.py ``QUIRKS``), in their order."""
+        from ..quirks import QUIRKS
+        return tuple(q for q in QUIRKS if self.name in ((q.loss,) if isinstance(q.loss, str) else tuple(q.loss)))
+
+    @property
+    def changes(self) -> tuple:
+        """The torch release changes that concern this loss (tests/releases.py ``CHANGES``),
+        those concerning every loss included, in their order."""
+        return tuple(c for c in releases.CHANGES if c.concerns(self.name))
+
+    @property
+    def fixtures(self) -> tuple[str, ...]:
+        """The fixture cases of this loss: the names ``lossref.fixtures.names()`` gives under
+        ``fixtures/<name>/``."""
+        from lossref import fixtures
+        return tuple(n for n in fixtures.names() if n.startswith(f"{self.name}/"))
+
+    @property
+    def reference(self) -> Callable:
+        """The reference function, ``lossref.<name>``."""
+        import lossref
+        return getattr(lossref, self.name)
+
+    @property
+    def location(self) -> tuple[str, int]:
+        """Where this record is written: the family module's path (from the suite's parent
+        folder: ``tests/registry/<family>.py`` in the checkout) and the line of ``LossRecord(``."""
+        import importlib
+        import inspect
+        from pathlib import Path
+
+        import lossref
+
+        for family in lossref.FAMILIES:
+            module = importlib.import_module(f"{__package__}.{family}")
+            if any(r is self for r in module.RECORDS):
+                path = inspect.getsourcefile(module)
+                return (Path(path).resolve().relative_to(Path(__file__).resolve().parents[2]).as_posix(),
+                        _record_lines(path)[self.name])
+        raise LookupError(f"no family module writes the record of {self.name}")
+
+
+@functools.lru_cache(maxsize=None)
+def _record_lines(path: str) -> dict[str, int]:
+    """loss name -> the line of its ``LossRecord(`` in the family module at ``path``."""
+    import ast
+    from pathlib import Path
+
+    return {k.value.value: node.lineno for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "LossRecord"
+            for k in node.keywords if k.arg == "name" and isinstance(k.value, ast.Constant)}
 
 
 # --- drawing inputs -----------------------------------------------------------------

@@ -1,0 +1,325 @@
+"""One page per loss: everything the suite knows about it, reached from its registry record.
+
+    python -m tests.pages --write     # rewrite docs/losses/<loss>.md and docs/losses/README.md
+    python -m tests.pages cross_entropy   # print one page
+
+Each page is generated from the loss's ``LossRecord`` (tests/registry/) and what the record
+reaches: the reference function, the samples with their tags, the error cases, the known
+torch quirks (``record.quirks``), the release changes (``record.changes``), the fixture
+cases (``record.fixtures``) and the tests the registry parametrizes for it. The text is
+the same on every machine and torch release (the records as declared, for the newest
+torch; no dates, versions or absolute paths); tests/test_pages.py checks the files are
+current.
+
+A page is a list of sections, one function each (``SECTIONS``): to add one (the formula,
+a worked example), write ``def _section_x(record) -> list[str]`` and list it there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import functools
+import inspect
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+if __name__ == "__main__" and "lossref" not in sys.modules:
+    # Run from the checkout (python -m tests.pages): lossref is this tree's reference/, as
+    # the checkout's conftest.py makes it for pytest.
+    import conftest  # noqa: F401
+
+import lossref
+from lossref import fixtures
+
+from .registry import RECORDS, by_name
+from .registry.base import TAGS
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "docs" / "losses"
+COMMAND = "python -m tests.pages --write"
+#: The devices the registry's tests are collected for (tests/session.py, ``--device all``).
+DEVICES = ("cpu", "cuda")
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text) -> str:
+    return f"`{text}`" if "`" not in str(text) else f"``{text}``"
+
+
+def _dtype(dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _error_name(error) -> str:
+    errors = error if isinstance(error, tuple) else (error,)
+    return " or ".join(e.__name__ for e in errors)
+
+
+def _thread(thread: str) -> str:
+    """A link for an address (and the words after it), code for a source file."""
+    if thread.startswith("https://"):
+        url, _, rest = thread.partition(" ")
+        return f"<{url}>" + (f" {rest}" if rest else "")
+    return _code(thread)
+
+
+def _relative(path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:   # installed: from the package's parent
+        return path.relative_to(Path(lossref.__file__).resolve().parent.parent).as_posix()
+
+
+def reference_location(record) -> tuple[str, str, int]:
+    """(module, file, line) of the reference function."""
+    fn = inspect.unwrap(record.reference)
+    return fn.__module__, _relative(inspect.getsourcefile(fn)), inspect.getsourcelines(fn)[1]
+
+
+# --- what the suite runs: the registry's parametrization, counted ---------------------
+
+def _fixture_counts(record) -> dict[str, int]:
+    """How many parameters each registry fixture takes for ``record`` (as tests/session.py's
+    ``pytest_generate_tests`` builds them, with ``--device all``, from the declared record)."""
+    samples = list(record.declared("samples")())
+    dtypes, unsupported = record.declared("dtypes"), record.declared("unsupported")
+
+    def cases(gradient: bool) -> int:
+        return sum(1 for sample in samples if not gradient or sample.grad for device in DEVICES
+                   for dtype in dtypes.get(device, ()) if sample.dtypes is None or dtype in sample.dtypes)
+
+    from .test_layouts import cases_of   # draws the samples once, as its collection does
+
+    return {
+        "device_case": cases(False),
+        "gradient_case": cases(True),
+        "record_sample": len(samples),
+        "error_case": sum(1 for _ in record.declared("errors")()),
+        "unsupported_case": sum(len(unsupported.get(device, ())) for device in DEVICES),
+        "record": 1,
+        "layout_case": sum(1 for _ in cases_of(record, samples)),
+        "device": len(DEVICES),
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def registry_tests() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(module file, test function, the registry fixtures it takes) for every test of the
+    suite parametrized from the registry, read from the test modules' source."""
+    found = []
+    names = {"device_case", "gradient_case", "record_sample", "error_case", "unsupported_case", "record",
+             "layout_case"}
+    for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                args = tuple(a.arg for a in node.args.args)
+                if names & set(args):
+                    found.append((path.name, node.name, tuple(a for a in args if a in names or a == "device")))
+    return found
+
+
+def test_counts(record) -> list[tuple[str, int]]:
+    """(``module::function``, number of tests collected for ``record``)."""
+    counts = _fixture_counts(record)
+    out = []
+    for module, function, fixtures_taken in registry_tests():
+        n = 1
+        for name in fixtures_taken:
+            n *= counts[name]
+        if n:
+            out.append((f"{module}::{function}", n))
+    return out
+
+
+# --- the sections of a page ------------------------------------------------------------
+
+def _section_title(record) -> list[str]:
+    module = f" (`torch.nn.{record.module}`)" if record.module else " (no `torch.nn` module)"
+    return [f"# `{record.name}`", "",
+            f"`torch.nn.functional.{record.name}`{module}: everything the suite knows about it, generated by",
+            f"`{COMMAND}` from its registry record. Index: [README.md](README.md)."]
+
+
+def _section_reference(record) -> list[str]:
+    module, path, line = reference_location(record)
+    doc = inspect.getdoc(record.reference) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    return ["## Reference", "",
+            f"`lossref.{record.name}` in `{module}` ([{path}:{line}](../../{path}#L{line})):", "",
+            f"> {first}" if first else "> (no docstring)"]
+
+
+def _section_record(record) -> list[str]:
+    path, line = record.location
+    lines = ["## Registry record", "",
+             f"[{path}:{line}](../../{path}#L{line}): `LossRecord(name=\"{record.name}\", ...)`.", ""]
+    for device, dtypes in record.declared("dtypes").items():
+        lines.append(f"- dtypes on {device}: {', '.join(_dtype(d) for d in dtypes) or 'none'}")
+    for device, dtypes in record.declared("unsupported").items():
+        if dtypes:
+            lines.append(f"- refused on {device} (tested as still refused): {', '.join(_dtype(d) for d in dtypes)}")
+    conditioning = getattr(record, "conditioning", 1.0)
+    if conditioning != 1.0:
+        lines.append(f"- conditioning {conditioning:g}: {getattr(record, 'conditioning_reason', '')}")
+    if record.gradient_transform is not None:
+        lines.append(f"- gradients through an input transform: {record.gradient_transform.reason}")
+    for name in ("value_magnitude", "gradient_magnitude"):
+        fn = getattr(record, name)
+        if fn is not None:
+            lines.append(f"- {name.replace('_', ' ')}: `{fn.__name__}` (tests/tolerances.py)")
+    return lines
+
+
+def _section_samples(record) -> list[str]:
+    samples = list(record.declared("samples")())
+    tags = Counter(tag for sample in samples for tag in sample.tags)
+    lines = [f"## Samples ({len(samples)})", "",
+             "Valid calls, compared with torch forward and backward. Tags: "
+             + ", ".join(f"{_code(t)} {tags[t]}" for t in TAGS if tags[t]) + ".", "",
+             "| sample | tags | dtypes |", "|---|---|---|"]
+    for sample in samples:
+        dtypes = "all" if sample.dtypes is None else ", ".join(_dtype(d) for d in sample.dtypes)
+        grad = "" if sample.grad else " (no gradient)"
+        lines.append(f"| {_code(sample.id)} | {', '.join(t for t in TAGS if t in sample.tags)} | {dtypes}{grad} |")
+    return lines
+
+
+def _section_errors(record) -> list[str]:
+    errors = list(record.declared("errors")())
+    lines = [f"## Error cases ({len(errors)})", ""]
+    if not errors:
+        return lines + ["None."]
+    lines += ["Inputs torch refuses; the reference must refuse them too, naming the argument.", "",
+              "| error case | torch raises | the reference raises |", "|---|---|---|"]
+    for case in errors:
+        lines.append(f"| {_code(case.id)} | {_error_name(case.torch_error)}: {_cell(_code(case.torch_match))} | "
+                     f"{_error_name(case.reference_error)}: {_cell(_code(case.reference_match))} |")
+    return lines
+
+
+def _section_quirks(record) -> list[str]:
+    quirks = record.quirks
+    lines = [f"## Known torch quirks ({len(quirks)})", ""]
+    if not quirks:
+        return lines + ["None: torch is expected to agree everywhere."]
+    lines += ["Expected failures (tests/quirks.py, records in `lossref.quirks`).", ""]
+    for q in quirks:
+        where = [f"samples {', '.join(_code(p) for p in q.samples)}", f"devices {', '.join(q.devices)}",
+                 f"tests {', '.join(q.tests)}"]
+        if q.dtypes is not None:
+            where.append(f"dtypes {', '.join(q.dtypes)}")
+        if tuple(q.layouts) != ("contiguous",):
+            where.append(f"layouts {', '.join(q.layouts)}")
+        if not q.deterministic:
+            where.append("not strict (torch's value is garbage that may match)")
+        if q.fixed_in:
+            where.append(f"fixed in torch {q.fixed_in}")
+        lines += [f"- **{q.name}**: {q.reason}.", f"  Thread: {_thread(q.thread)}.", f"  Where: {'; '.join(where)}."]
+    return lines
+
+
+def _section_changes(record) -> list[str]:
+    changes = record.changes
+    lines = [f"## Changes by torch release ({len(changes)})", ""]
+    if not changes:
+        return lines + ["None."]
+    lines += ["What older releases do instead (the suite expects it there: docs/torch-releases.md).", "",
+              "| release | what changed | thread | before |", "|---|---|---|---|"]
+    for c in changes:
+        scope = " (every loss)" if "*" in c.loss else ""
+        lines.append(f"| {c.release} | {_cell(c.what)}{scope} | {_cell(_thread(c.thread))} | {_cell(c.before)} |")
+    return lines
+
+
+def _section_fixtures(record) -> list[str]:
+    names = record.fixtures
+    lines = [f"## Fixtures ({len(names)})", ""]
+    if not names:
+        return lines + ["None."]
+    lines += [f"Citable expected values in `fixtures/{record.name}/` (`lossref.fixtures.load(name)`).", "",
+              "| case | description |", "|---|---|"]
+    for name in names:
+        raw = json.loads((fixtures.root() / f"{name}.json").read_text(encoding="utf-8"))
+        lines.append(f"| {_code(name)} | {_cell(raw.get('description', ''))} |")
+    return lines
+
+
+def _section_tests(record) -> list[str]:
+    counts = test_counts(record)
+    lines = [f"## What the suite checks ({sum(n for _, n in counts)} tests)", "",
+             "Tests the registry parametrizes for this loss, as collected with `--device all` on the newest",
+             "torch the records describe (cuda tests skip without a GPU; tests that name losses themselves,",
+             "such as tests/test_coverage.py, come on top).", "",
+             "| test | collected |", "|---|---|"]
+    lines += [f"| `tests/{name}` | {n} |" for name, n in counts]
+    return lines
+
+
+#: The sections of every page, in order.
+SECTIONS = (_section_title, _section_reference, _section_record, _section_samples, _section_errors,
+            _section_quirks, _section_changes, _section_fixtures, _section_tests)
+
+
+def page(record) -> str:
+    """docs/losses/<record.name>.md."""
+    blocks = ["\n".join(section(record)) for section in SECTIONS]
+    return "\n\n".join(blocks) + "\n"
+
+
+def index() -> str:
+    """docs/losses/README.md: one row per loss."""
+    lines = ["# The losses", "",
+             f"One page per loss, generated by `{COMMAND}` from the registry (tests/registry/): the",
+             "reference, the registry record, its samples and their tags, error cases, known torch quirks,",
+             "changes by torch release, fixtures and what the suite checks.", "",
+             "| loss | reference | registry record | samples | error cases | quirks | release changes | fixtures |",
+             "|---|---|---|---|---|---|---|---|"]
+    for record in RECORDS:
+        module, _, _ = reference_location(record)
+        path, line = record.location
+        lines.append(f"| [`{record.name}`]({record.name}.md) | `{module}` | [{path}:{line}](../../{path}#L{line}) "
+                     f"| {sum(1 for _ in record.declared('samples')())} | {sum(1 for _ in record.declared('errors')())} "
+                     f"| {len(record.quirks)} | {len(record.changes)} | {len(record.fixtures)} |")
+    lines += ["", "Sample tags (tests/registry/base.py `TAGS`):", ""]
+    lines += [f"- `{tag}`: {meaning}" for tag, meaning in TAGS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def paths() -> list[Path]:
+    """Every file under docs/losses/."""
+    return [PAGES / f"{record.name}.md" for record in RECORDS] + [PAGES / "README.md"]
+
+
+def pages() -> dict[Path, str]:
+    """Every file under docs/losses/ and its text."""
+    out = {PAGES / f"{record.name}.md": page(record) for record in RECORDS}
+    out[PAGES / "README.md"] = index()
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.pages", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite docs/losses/")
+    parser.add_argument("loss", nargs="?", help="print this loss's page")
+    options = parser.parse_args(argv)
+    if options.write:
+        PAGES.mkdir(parents=True, exist_ok=True)
+        for path, text in pages().items():
+            path.write_text(text, encoding="utf-8")
+        print(f"wrote {len(RECORDS) + 1} files under {_relative(PAGES)}/")
+    elif options.loss:
+        sys.stdout.write(page(by_name[options.loss]))
+    else:
+        sys.stdout.write(index())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
