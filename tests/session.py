@@ -239,8 +239,9 @@ class Suite:
         own = [item for item in items if self.owns(item)]
         for item in own:
             item.user_properties.extend(case_of(item).items())
-            if "impl" in item.fixturenames:
-                item.user_properties.append((EXERCISES, True))
+            item.user_properties.append((EXERCISES, "impl" in item.fixturenames))
+            marker = item.get_closest_marker("checks")
+            item.user_properties.append(("check", marker.args[0] if marker is not None else "value"))
             for rule in FILTERWARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(rule))
             if not IN_REPOSITORY and item.get_closest_marker("repository") is not None:
@@ -294,8 +295,7 @@ class Suite:
             exception = None
         if report.failed or (hasattr(report, "wasxfail") and exception is not None):
             message = first_line(exception) if exception is not None else str(report.longrepr)[:300]  # XPASS(strict)
-            marker = item.get_closest_marker("checks")
-            check = marker.args[0] if marker is not None else "value"
+            check = dict(item.user_properties).get("check", "value")
             properties = [("category", classify(exception, check)), ("message", message)]
             item.user_properties.extend(properties)    # the teardown report (--junitxml) has them too
             report.user_properties.extend(properties)
