@@ -76,7 +76,7 @@ def test_ctc_gradient_convention_per_sample_and_frame():
 def test_true_gradient_matches_golden_finite_differences():
     """§5b: the true d loss / d log_probs (there by finite differences) to the printed digits."""
     grad = lossref.ctc_loss_backward(np.float64(1.0), *GOLDEN, reduction="sum")
-    assert grad[1:] == (None,) * 6
+    assert grad[1:] == (None,) * 3   # targets and both lengths: integers (one entry per array parameter)
     assert grad[0].shape == (3, 1, 3)
     assert_printed(grad[0], FINITE_DIFFERENCES, "true gradient (§5b)")
 
