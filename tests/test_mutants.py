@@ -82,6 +82,9 @@ MUTANTS = [
      "forward", torch.float64, Mismatch),
     ("all_ignored_mean_zero", "cross_entropy", "sharp-every-row-ignored-ignore4-mean", "forward", torch.float64,
      Mismatch),
+    # a keyword-only tensor's gradient: caught only because every floating argument is a leaf, however passed
+    ("linear_bias_gradient_dropped", "linear_cross_entropy", "1C-none-ignore-100-bias-label_smoothing0.0-index",
+     "gradient", torch.float64, Mismatch),
 ]
 MUTANTS = [pytest.param(*m, id=f"{m[0]}-{m[4]}".replace("torch.", "")) for m in MUTANTS]
 
@@ -106,6 +109,8 @@ def _check(check, record, fn, args, kwargs, dtype, seed):
 @pytest.mark.parametrize("mutant, loss, which, check, dtype, raised", MUTANTS)
 def test_checks_fail_on_a_wrong_implementation(mutant, loss, which, check, dtype, raised, rng):
     record = by_name[loss]
+    if not record.available():
+        pytest.skip(f"the installed torch has no {loss}")
     args, kwargs = to_torch_call(*_sample(record, which, dtype).build(rng), dtype, "cpu")
     if check == "forward-transposed":
         args = tuple(transposed(a) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
