@@ -144,11 +144,28 @@ def test_implementation_reproduces(name, device, impl, request):
 
 
 def test_tolerance_rule_is_the_suites():
-    """build.py writes the suite's rule into the files; it must not drift from tests/tolerances.py
-    and the registry's conditioning."""
-    assert build.TORCH_ULPS == ULPS
-    for loss, (factor, _) in build.CONDITIONING.items():
-        assert by_name[loss].conditioning == factor, loss
+    """One rule (lossref.tolerance) for the suite and the files: every registry record's
+    conditioning is the rule's table entry for its loss (the table names registry losses only),
+    and every fixture's tolerance is the rule for its narrowest float input and its loss."""
+    from lossref import tolerance as rule
+
+    assert ULPS == rule.ULPS
+    assert sorted(set(rule.CONDITIONING) - set(by_name)) == []
+    for loss, record in by_name.items():
+        assert (record.conditioning, record.conditioning_reason) == (rule.conditioning(loss),
+                                                                     rule.conditioning_reason(loss)), loss
+    wrong = []
+    for name in NAMES:
+        case = _case(name)
+        floats = [np.asarray(a).dtype.name for a in (*case.args, *case.kwargs.values())
+                  if isinstance(a, (np.ndarray, np.generic)) and np.asarray(a).dtype.kind == "f"]
+        dtype = max(floats, key=lambda d: rule.EPS[d], default="float64")
+        want = rule.ULPS * rule.EPS[dtype] * rule.conditioning(case.loss)
+        got = None if case.tolerance is None else (case.tolerance.rtol, case.tolerance.atol)
+        if got != (want, want):
+            wrong.append(f"{name}: (rtol, atol) {got}, the rule gives {want!r} ({rule.ULPS} eps({dtype}) x "
+                         f"{rule.conditioning(case.loss):g})")
+    assert not wrong, "\n".join(wrong)
 
 
 # --- the check holds on every machine, and still catches real changes (issue 8) -------------

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from lossref import tolerance as tolerance_rule
+
 from .. import releases
 
 #: Every floating dtype the suite tests, widest first.
@@ -158,10 +160,6 @@ class LossRecord:
     # dtypes torch refuses on a device: tested to be still refused, so that the suite
     # notices when torch starts supporting them.
     unsupported: dict = field(default_factory=dict)
-    # How much worse than one rounding per operation this loss is conditioned, and why
-    # (see tests/tolerances.py). 1 for the well-conditioned majority.
-    conditioning: float = 1.0
-    conditioning_reason: str = ""
     gradient_transform: InputTransform | None = None
     # Per-entry magnitudes of the terms of each gradient (tests/tolerances.py, "Entries far
     # below 1"): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
@@ -171,6 +169,16 @@ class LossRecord:
     # The same for the value: ``(*args, **kwargs)`` -> a ``Magnitude`` of the output's shape.
     value_magnitude: Callable | None = None
     available: Callable[[], bool] = lambda: True   # False where the installed torch lacks the loss
+
+    @property
+    def conditioning(self) -> float:
+        """How much worse than one rounding per operation this loss is conditioned: its entry
+        in ``lossref.tolerance.CONDITIONING`` (the reason is there), 1 for the majority."""
+        return tolerance_rule.conditioning(self.name)
+
+    @property
+    def conditioning_reason(self) -> str:
+        return tolerance_rule.conditioning_reason(self.name)
 
     def __post_init__(self):
         """Bound the record by the installed torch release (tests/releases.py): samples it

@@ -305,15 +305,7 @@ RECORDS = [
         # (AT_DISPATCH_FLOATING_TYPES in LossCTC.cpp / LossCTC.cu).
         dtypes={"cpu": (torch.float64, torch.float32), "cuda": (torch.float64, torch.float32)},
         unsupported={"cpu": (torch.float16, torch.bfloat16), "cuda": (torch.float16, torch.bfloat16)},
-        # float32 gradients are exp(α + β + ℓ): α, β and ℓ are log-space sums over up to
-        # T = 12 frames, of size |ℓ| (up to ~30 nats here), so their cancellation leaves an
-        # absolute error ~eps·|ℓ| in the exponent, a relative error ~|ℓ|·eps in the gradient
-        # that grows linearly with T (measured, float32 CPU, worst of 40 draws: 10, 15, 31,
-        # 82, 162 eps at T = 3, 6, 12, 24, 48). The forward stays within ~2 eps.
-        conditioning=4.0,
-        conditioning_reason="the gradient exp(α+β+ℓ) carries an absolute error ~eps·|ℓ| in its exponent "
-                            "(ℓ = a sum over T frames): ~|ℓ|·eps relative, linear in T; 4 x 32 eps covers "
-                            "T <= 12 (|ℓ| <= ~30 nats; measured worst 34 eps)",
+        # conditioning 4 (float32 gradients exp(α + β + ℓ)): lossref.tolerance.CONDITIONING
         gradient_transform=_LOG_SOFTMAX,
     ),
 ]
