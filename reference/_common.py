@@ -199,7 +199,7 @@ def hinge_active(z: np.ndarray) -> np.ndarray:
     At the kink z = 0 any slope in [0, 1] is a subgradient; torch's autograd documents the
     minimum-norm one, 0, and since torch 2.14 clamp and clamp_min follow it
     (pytorch/pytorch#184574). Up to 2.13 they passed the gradient at z = 0: the suite
-    records that as the quirk 'clamp-boundary-subgradient' (tests/quirks.py). nan is not
+    records that as the quirk 'clamp-boundary-subgradient' (lossref.quirks). nan is not
     active (it compares False), as in torch.
     """
     with np.errstate(invalid="ignore"):

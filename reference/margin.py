@@ -9,7 +9,7 @@ targets and divide each sample's loss by ``C``.
 Kinks: every hinge here takes the minimum-norm subgradient, 0 at the exact boundary
 (``_common.hinge_active``): the native multi(label) margin kernels test ``z > 0``, and
 the composite losses built on ``clamp_min`` (hinge, margin ranking) do so from torch
-2.14 on (up to 2.13 they passed the gradient there: tests/quirks.py).
+2.14 on (up to 2.13 they passed the gradient there: lossref.quirks).
 """
 
 from __future__ import annotations
