@@ -13,6 +13,8 @@ from importlib import import_module
 
 #: The modules that hold the references, one family of losses each.
 FAMILIES = ("classification", "binary", "divergence", "regression", "margin", "embedding", "ctc")
+#: The other public modules, imported on first use: the fixtures, the shared facts, the oracle (mpmath).
+SUBPACKAGES = ("fixtures", "tolerance", "releases", "quirks", "oracle")
 
 
 def _load() -> dict:
@@ -35,6 +37,8 @@ def __getattr__(name: str):
     imported when first asked for (PEP 562)."""
     if name.startswith("__") and name != "__all__":
         raise AttributeError(name)
+    if name in SUBPACKAGES:        # lossref.fixtures without its own import statement
+        return import_module(f"{__name__}.{name}")
     names = _load()
     if name in names:
         return names[name]
