@@ -213,9 +213,14 @@ class Suite:
         self.baseline = baseline
         self.results = Results()
         self.no_test_exercised = False
+        self._owned = pytest.StashKey[bool]()
 
     def owns(self, item) -> bool:
-        return Path(item.path).resolve().is_relative_to(self.directory)
+        """Whether ``item`` is one of this suite's tests: decided once per item, at collection."""
+        owned = item.stash.get(self._owned, None)
+        if owned is None:
+            owned = item.stash[self._owned] = Path(item.path).resolve().is_relative_to(self.directory)
+        return owned
 
     def pytest_report_header(self, config):
         header = run_header(config)
