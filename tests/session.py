@@ -188,7 +188,8 @@ def suite_id(nodeid: str, rootpath: Path, prefix: bool = False) -> str:
 
 def case_of(item) -> dict[str, str]:
     """The loss, device and dtype a test is about, from the values it is parametrized with:
-    a registry record or a loss name, a torch dtype, a device; nothing is read from the id."""
+    a registry record, a loss name or an object with a ``loss`` (a fixture), a torch dtype, a
+    device; nothing is read from the id."""
     found: dict[str, str] = {}
     params = item.callspec.params if hasattr(item, "callspec") else {}
     for key, param in params.items():
@@ -201,6 +202,8 @@ def case_of(item) -> dict[str, str]:
                 found.setdefault("device", part)
             elif isinstance(part, str) and part in lossref.LOSSES:
                 found.setdefault("loss", part)
+            elif isinstance(getattr(part, "loss", None), str) and part.loss in lossref.LOSSES:
+                found.setdefault("loss", part.loss)     # a fixture's definition or case
     return found
 
 

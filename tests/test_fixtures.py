@@ -96,11 +96,12 @@ def _tolerance(case) -> Tolerance:
     return Tolerance(case.tolerance.rtol, case.tolerance.atol)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_implementation_reproduces(name, device, impl, request):
+@pytest.mark.parametrize("spec", [SPECS[name] for name in NAMES], ids=NAMES)   # the spec: the report reads its loss
+def test_implementation_reproduces(spec, device, impl, request):
     """The implementation, fed the recorded arrays in their recorded dtypes, gives ``expected``
     within the fixture's tolerance, and its autograd gives ``gradients`` (CTC through a
     log_softmax, the registry's transform: torch differentiates with respect to logits)."""
+    name = spec.name
     case = _case(name)
     record = by_name[case.loss]
     fn = implementation_of(impl, record)
