@@ -12,7 +12,7 @@ It is what the fixture files' expected values are (``python -m lossref.fixtures`
 ``evaluate`` gives each value rounded to the nearest float64 (``to_float64``), which is
 the same on every machine because mpmath computes with integers.
 
-``import reference`` never imports this package; it needs ``mpmath`` (the ``oracle`` extra).
+``import lossref`` never imports this package (``lossref.oracle`` does, on first use); it needs ``mpmath`` (the ``oracle`` extra).
 """
 
 from __future__ import annotations
