@@ -58,9 +58,28 @@ def check_xfails(name: str | None, cwd: Path):
         raise OptionError(str(error)) from None
 
 
+def check_values(get) -> None:
+    """Options with a fixed set of values (``--device``, ``--conformance``) or a type (``--seed``):
+    pytest checks them too, but with its usage text around the line; the command says one line."""
+    from .plugin import OPTIONS
+
+    for option in OPTIONS:
+        given = get(option.name)
+        choices = option.settings.get("choices")
+        if choices and given not in choices:
+            raise OptionError(f"{option.short} {given}: expected one of {', '.join(choices)}")
+        kind = option.settings.get("type")
+        if kind is not None and given is not None:
+            try:
+                kind(given)
+            except (TypeError, ValueError):
+                raise OptionError(f"{option.short} {given}: expected {'an integer' if kind is int else kind.__name__}") from None
+
+
 def check_all(get, cwd: Path):
     """Every option, in the order a user reads them; ``get(name)`` gives an option's value.
     Returns the parsed xfails baseline."""
+    check_values(get)
     check_writable("--report", get("report"), cwd)
     check_writable("--write-xfails", get("write-xfails"), cwd)
     baseline = check_xfails(get("xfails"), cwd)

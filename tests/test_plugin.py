@@ -215,8 +215,10 @@ EMPTY_IMPL = "x = 1\n"
     (["--write-xfails", "."], "lossref: --write-xfails .: is a directory, expected a file to write"),
     (["--xfails", "absent.txt"], "lossref: --xfails absent.txt: cannot read it *"),
     (["--xfails", "bad.txt"], "lossref: --xfails bad.txt:2: 'not an id' is not a test id or glob *"),
+    (["--device", "tpu"], "lossref: --device tpu: expected one of cpu, cuda, all"),
+    (["--seed=x"], "lossref: --seed x: expected an integer"),
 ], ids=["unimportable-impl", "impl-without-losses", "report-directory-missing", "write-xfails-directory",
-        "xfails-unreadable", "xfails-malformed-line"])
+        "xfails-unreadable", "xfails-malformed-line", "unknown-device", "seed-not-a-number"])
 def test_the_command_refuses_bad_options_in_one_line_before_any_test(pytester, monkeypatch, capsys, argv, message):
     pytester.makepyfile(lossref_empty_impl=EMPTY_IMPL)
     (pytester.path / "bad.txt").write_text("test_forward.py::test_forward[*]  # fine\nnot an id  # two words\n")
