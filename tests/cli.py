@@ -81,6 +81,9 @@ def pytest_args(argv: list[str]) -> list[str]:
             "--confcutdir", str(SUITE_DIR),
             "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}",
             "-rfEX", "--strict-markers",
+            # This command imported lossref before pytest could mark the installed plugin's package
+            # for assertion rewriting: pytest's warning about that is this command's, not the run's.
+            "-W", "ignore:Module already imported so cannot be rewritten; lossref:pytest.PytestAssertRewriteWarning",
             "--pyargs", SUITE, *translate(argv)]
 
 

@@ -66,8 +66,13 @@ def suite_imports(path: Path) -> list[str]:
     return found
 
 
+def _product_files() -> list[Path]:
+    """Every module of the package but the suite, which an install puts inside it (lossref/tests/)."""
+    return sorted(p for p in PACKAGE.rglob("*.py") if not p.relative_to(PACKAGE).parts[0] == "tests")
+
+
 def test_the_package_never_imports_the_suite():
-    files = sorted(PACKAGE.rglob("*.py"))
+    files = _product_files()
     assert len(files) > 10, f"found only {len(files)} modules under {PACKAGE}"
     found = [hit for path in files for hit in suite_imports(path)]
     assert not found, "the package imports the suite (move the shared fact into lossref):\n" + "\n".join(found)
@@ -109,8 +114,8 @@ spec.loader.exec_module(module)
 imported, failed, optional = ["lossref"], {}, {}
 names = sorted(m.name for m in pkgutil.walk_packages([package], prefix="lossref.", onerror=lambda name: None))
 for name in names:
-    if name.rpartition(".")[2] == "__main__":
-        continue
+    if name.rpartition(".")[2] == "__main__" or name == "lossref.tests" or name.startswith("lossref.tests."):
+        continue                                 # the main job; the suite (inside the package when installed)
     try:
         importlib.import_module(name)
     except ImportError as error:
@@ -139,6 +144,6 @@ def test_the_package_imports_without_torch():
         f"{name}: {why}" for name, why in report["failed"].items())
     assert not report["torch"]
     assert set(SHARED) <= set(report["imported"]), report["imported"]
-    walked = {_module_name(p) for p in PACKAGE.rglob("*.py") if p.stem != "__main__"}
+    walked = {_module_name(p) for p in _product_files() if p.stem != "__main__"}
     assert walked <= set(report["imported"]) | set(report["optional"]), sorted(
         walked - set(report["imported"]) - set(report["optional"]))
