@@ -237,5 +237,84 @@ def main() -> int:
     return 0 if ok else 1
 
 
+def _parse_option_value(text: str):
+    """A command-line value: true/false, None, an int, a float, numbers separated by commas
+    (a weight), else the string itself."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if "," in text:
+        try:
+            return [float(part) for part in text.split(",")]
+        except ValueError:
+            pass
+    return text
+
+
+def explain_torch(walk) -> dict | None:
+    """torch's value of the walk-through's call on every device present (cpu, cuda when
+    available), or a line saying why there is none; None where torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    fn = getattr(torch.nn.functional, walk.loss, None)
+    if fn is None:
+        return {"cpu": f"not checked: torch {torch.__version__} has no {walk.loss}"}
+    results = {}
+    for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        def convert(value):
+            return torch.from_numpy(np.array(value)).to(device) if isinstance(value, np.ndarray) else value
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out = fn(*map(convert, walk.args), **{k: convert(v) for k, v in walk.kwargs.items()})
+            results[device] = out.detach().cpu().double().numpy()
+        except Exception as error:   # shown on its line, never a traceback
+            results[device] = f"raised {type(error).__name__}: {str(error).splitlines()[0][:60]}"
+    return results
+
+
+def explain_command(argv: list[str]) -> int:
+    """``python -m lossref explain <loss> [--option value ...]``: the loss step by step on its
+    example, torch's value beside the reference's. 0: torch agrees (or is absent), 1: it
+    disagrees beyond the loss's tolerance, 2: an unknown loss or option (one line on stderr)."""
+    from lossref import explain
+
+    def refuse(message: str) -> int:
+        print(f"python -m lossref explain: {message}", file=sys.stderr)
+        return NOT_RUN
+
+    if not argv or argv[0].startswith("-"):
+        return refuse("expected a loss: python -m lossref explain <loss> [--option value ...]")
+    loss, rest, options = argv[0], argv[1:], {}
+    while rest:
+        flag = rest.pop(0)
+        if not flag.startswith("--") or len(flag) < 3:
+            return refuse(f"expected --option value, got {flag!r}")
+        name, _, value = flag[2:].partition("=")
+        if not _:
+            if not rest:
+                return refuse(f"option --{name} needs a value")
+            value = rest.pop(0)
+        options[name.replace("-", "_")] = _parse_option_value(value)
+    try:
+        walk = explain.walkthrough(loss, **options)
+    except ValueError as error:
+        return refuse(" ".join(str(error).split()))
+    torch_results = explain_torch(walk)
+    print(explain.render(walk, torch_results))
+    bad = [d for d, v in (torch_results or {}).items()
+           if (isinstance(v, str) and not v.startswith("not checked")) or
+           (not isinstance(v, str) and not explain.agrees(walk, v))]
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(explain_command(sys.argv[2:]) if sys.argv[1:2] == ["explain"] else main())
