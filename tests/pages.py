@@ -210,8 +210,14 @@ def _section_quirks(record) -> list[str]:
     if not quirks:
         return lines + ["None: torch is expected to agree everywhere."]
     lines += ["Expected failures (tests/quirks.py, records in `lossref.quirks`).", ""]
+    order = {tag: i for i, tag in enumerate(TAGS)}
     for q in quirks:
-        where = [f"samples {', '.join(_code(p) for p in q.samples)}", f"devices {', '.join(q.devices)}",
+        kinds = " or ".join(" and ".join(_code(t) for t in sorted(s, key=lambda t: (order.get(t, len(order)), t)))
+                            for s in q.tags)
+        named = ", ".join(_code(i) for i in q.samples)
+        samples = (f"samples tagged {kinds}" + (f", and the samples {named}" if named else "") if kinds
+                   else f"samples {named}")
+        where = [samples, f"devices {', '.join(q.devices)}",
                  f"tests {', '.join(q.tests)}"]
         if q.dtypes is not None:
             where.append(f"dtypes {', '.join(q.dtypes)}")

@@ -33,12 +33,12 @@ def _dtype_of(request):
 
 
 def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None):
-    """Expect a known torch quirk where it shows; ``inputs``: the drawn torch (args, kwargs),
-    for a quirk that shows on some draws only."""
+    """Expect a known torch quirk where it shows (on the registry ``sample``: its id and its
+    tags); ``inputs``: the drawn torch (args, kwargs), for a quirk that shows on some draws only."""
     dtype = _dtype_of(request) if dtype is None else str(dtype).removeprefix("torch.")
     if inputs is not None:
         inputs = to_numpy_call(*inputs)
-    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs)
+    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags)
     if quirk is not None:
         expect_quirk(request, quirk)
 

@@ -47,6 +47,7 @@ TAGS: dict[str, str] = {
     "batch-of-one": "a batch axis of size 1",
     "batched": "a batch of several examples (an elementwise loss: a 1-D or 2-D array)",
     "k-dim": "dimensions beyond the batched kind: (N, C, d1, ...), (N, K, D), (N, D, K)",
+    "spatial-2d": "a 4-d (N, C, H, W) input: two dimensions beyond the class axis (torch's nll_loss2d path)",
     "broadcast": "arguments of different shapes that broadcast to the loss's shape",
     # the kind of target
     "class-indices": "integer class indices as the target (nll_loss, cross_entropy, linear_cross_entropy)",
@@ -83,9 +84,13 @@ SHAPE_KINDS: dict[str, str] = {
 }
 
 
+#: Tags some shape kinds carry besides their ``SHAPE_KINDS`` tag.
+SHAPE_DETAILS: dict[str, tuple[str, ...]] = {"NCHW": ("spatial-2d",)}
+
+
 def shape_tags(kind: str, *more: str) -> frozenset[str]:
-    """The tags of a grid row of shape kind ``kind`` (``SHAPE_KINDS``), with ``more``."""
-    return frozenset((SHAPE_KINDS[kind], *more))
+    """The tags of a grid row of shape kind ``kind`` (``SHAPE_KINDS``, ``SHAPE_DETAILS``), with ``more``."""
+    return frozenset((SHAPE_KINDS[kind], *SHAPE_DETAILS.get(kind, ()), *more))
 
 
 @dataclass(frozen=True)
