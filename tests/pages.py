@@ -11,8 +11,17 @@ the same on every machine and torch release (the records as declared, for the ne
 torch; no dates, versions or absolute paths); tests/test_pages.py checks the files are
 current.
 
-A page is a list of sections, one function each (``SECTIONS``): to add one (the formula,
-a worked example), write ``def _section_x(record) -> list[str]`` and list it there.
+A page is a list of sections, one function each (``SECTIONS``): the formula (the reference's
+docstring), the options (its signature, with ``OPTION_MEANINGS``), the worked example
+(``lossref.explain``), the picture (tests/plots.py), then the record's facts. To add one,
+write ``def _section_x(record) -> list[str]`` and list it there.
+
+The pictures: ``--write`` also draws docs/losses/img/<loss>.png (and ``_small.png``, the
+index's thumbnail) and writes the numbers behind them, docs/losses/data/<loss>.json, with
+torch's values checked against the references (tests/plots.py); without matplotlib (the
+``docs`` extra) it says so in one line and leaves them as they are. A page names the torch
+release that drew its markers from that data file, so its text does not depend on the torch
+that checks it.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ if __name__ == "__main__" and "lossref" not in sys.modules:
 import lossref
 from lossref import fixtures
 
+from . import plots
 from .registry import RECORDS, by_name
 from .registry.base import TAGS
 
@@ -139,6 +149,122 @@ def test_counts(record) -> list[tuple[str, int]]:
 
 
 # --- the sections of a page ------------------------------------------------------------
+
+#: One line per option name: what it does. ``(loss, name)`` where a name means something else
+#: for that loss. A loss gaining an option without a line here fails the page's generation.
+OPTION_MEANINGS = {
+    "reduction": "`'none'`: one loss per element (or sample); `'mean'`: their (weighted) mean; `'sum'`: their sum",
+    "weight": "a rescaling weight per element (or per class), multiplying each term",
+    ("cross_entropy", "weight"): "a weight per class, multiplying each target class's term (and the 'mean' denominator, for class indices)",
+    ("nll_loss", "weight"): "a weight per class, multiplying each target's term and the 'mean' denominator",
+    ("multi_margin_loss", "weight"): "a weight per class, multiplying the terms of each sample by its target class's weight",
+    ("linear_cross_entropy", "weight"): "a weight per class, as in cross_entropy",
+    ("huber_loss", "weight"): "a weight per element; the 'mean' still divides by the element count",
+    "pos_weight": "a weight on the positive term (target 1) per class: > 1 raises recall, < 1 precision",
+    "ignore_index": "a target value that contributes nothing, to the loss or to the 'mean' denominator",
+    ("linear_cross_entropy", "ignore_index"): "a target value that contributes nothing (None: every target counts)",
+    "label_smoothing": "ε in [0, 1]: the target becomes (1 - ε) one-hot + ε / C uniform, so the loss never reaches 0",
+    "log_input": "True: the input is the log of the rate, loss exp(x) - y x; False: the rate itself, x - y log(x + eps)",
+    ("poisson_nll_loss", "full"): "add Stirling's approximation of log(y!), y log y - y + 0.5 log(2π y), for targets > 1",
+    ("gaussian_nll_loss", "full"): "add the constant 0.5 log(2π)",
+    ("gaussian_nll_loss", "eps"): "var is clamped to at least eps (the clamp passes no gradient), for stability",
+    ("poisson_nll_loss", "eps"): "added inside the log when log_input is False: log(x + eps), finite at x = 0",
+    ("triplet_margin_loss", "eps"): "added to the difference before the norm, ||a - b + eps||_p, so the norm's gradient is finite at 0",
+    "beta": "the width of the quadratic zone: 0.5 x² / beta within beta, |x| - 0.5 beta outside (0: plain l1)",
+    "delta": "where the quadratic turns linear: 0.5 x² within delta, delta (|x| - 0.5 delta) outside",
+    "margin": "how far past the boundary a pair must be before its term reaches 0",
+    ("cosine_embedding_loss", "margin"): "for target -1: the cosine below which a pair costs nothing, max(0, cos - margin)",
+    ("hinge_embedding_loss", "margin"): "for target -1: the distance beyond which an input costs nothing, max(0, margin - x)",
+    ("margin_ranking_loss", "margin"): "the gap the ranking must clear: max(0, -y (x1 - x2) + margin)",
+    ("multi_margin_loss", "margin"): "the gap each wrong class must stay below the target's score",
+    ("triplet_margin_loss", "margin"): "the gap d(a, n) must clear over d(a, p)",
+    ("triplet_margin_with_distance_loss", "margin"): "the gap d(a, n) must clear over d(a, p)",
+    ("multi_margin_loss", "p"): "the exponent of each hinge term: 1 or 2 (squared hinge)",
+    ("triplet_margin_loss", "p"): "the degree of the p-norm that measures distances",
+    "swap": "use min(d(a, n), d(p, n)) as the negative distance (the distance swap of Balntas et al.)",
+    "distance_function": "the distance d(u, v) between rows (None: pairwise_distance, the 2-norm)",
+    "log_target": "the target is given as a log-probability (the same loss, computed from log t)",
+    "zero_infinity": "replace an infinite loss (a target no alignment can emit) and its gradient by 0",
+    "blank": "the class index of the blank label",
+    "linear_bias": "a bias per class added to the projected logits (None: none)",
+}
+
+
+def option_meaning(loss: str, name: str) -> str:
+    return OPTION_MEANINGS.get((loss, name)) or OPTION_MEANINGS[name]
+
+
+def _fence(text: str, language: str = "text") -> list[str]:
+    """``text`` in a code block, as-is, with a fence longer than any backtick run inside it."""
+    run = max((len(r) for r in "".join(c if c == "`" else " " for c in text).split()), default=0)
+    fence = "`" * max(3, run + 1)
+    return [fence + language, *text.splitlines(), fence]
+
+
+def _section_formula(record) -> list[str]:
+    doc = inspect.getdoc(getattr(lossref, record.name)) or "(no docstring)"
+    return ["## Formula", "", f"The reference's docstring (`lossref.{record.name}.__doc__`), as written:", "",
+            *_fence(doc)]
+
+
+def _section_options(record) -> list[str]:
+    parameters = [p for p in inspect.signature(getattr(lossref, record.name)).parameters.values()
+                  if p.default is not p.empty]
+    lines = ["## Options", ""]
+    if not parameters:
+        return lines + ["None."]
+    lines += ["| option | default | what it does |", "|---|---|---|"]
+    for p in parameters:
+        lines.append(f"| `{p.name}` | {_cell(_code(repr(p.default)))} | {_cell(option_meaning(record.name, p.name))} |")
+    return lines
+
+
+def _section_worked_example(record) -> list[str]:
+    from lossref.explain import render, walkthrough
+
+    return ["## Worked example", "", *_fence(render(walkthrough(record.name)).rstrip("\n")), "",
+            f"Run it: `python -m lossref explain {record.name}`"]
+
+
+def overlay_phrase(release: str) -> str:
+    """How a page names the torch release whose values the picture's markers show (read from
+    docs/losses/data/<loss>.json: the generating machine's, not the one checking the page)."""
+    return f"torch {release}"
+
+
+def _section_picture(record) -> list[str]:
+    plot = plots.PLOTS[record.name]
+    data = plots.recorded(record.name)
+    lines = ["## The loss and its gradient, drawn", ""]
+    if data is None:
+        return lines + [f"Not drawn yet: run `{COMMAND}` with matplotlib installed (`pip install lossref[docs]`)."]
+    where = "][".join(str(i) for i in plot.index)
+    start, stop, points = plot.x
+    span = f"10^{start:g} to 10^{stop:g}, log scale" if plot.xscale == "log" else f"{start:g} to {stop:g}"
+    fixed = ", ".join(f"`{k}={v!r}`" for k, v in plot.args.items() if k != plot.vary)
+    lines += [f"![{record.name} and its gradient against {plot.vary}[{where}]](img/{record.name}.png)", "",
+              plot.note, "",
+              f"`{plot.vary}[{where}]` varies from {span} ({points} points; its other entries as in "
+              f"`{plot.vary}={plot.args[plot.vary]!r}`); fixed: {fixed}; `reduction='sum'`. Curves:", ""]
+    for curve in plot.curves:
+        changes = [f"`{k}={v!r}`" for k, v in {**curve.options, **curve.fixed}.items()]
+        lines.append(f"- {curve.label}: {', '.join(changes) if changes else 'the defaults'}")
+    lines += ["", f"Lines: the reference (`lossref.{record.name}`, `lossref.{record.name}_backward`). Markers: "
+              f"{overlay_phrase(data['torch'])}'s values (float64, CPU, autograd), every {plots.MARKER_EVERY}th point; "
+              "all points were checked to agree within the suite's float64 tolerance when the picture was drawn.",
+              "The numbers: [data/" + record.name + ".json](data/" + record.name + ".json)."]
+    if plot.torch_gradient_note:
+        lines[-1:-1] = [f"The gradient's markers: {plot.torch_gradient_note}."]
+    if plot.marks:
+        lines += ["Dashed lines: " + "; ".join(f"x = {x:.4g}" + (f" ({label})" if label and label != f"{x:g}" else "")
+                                        for x, label in plot.marks)
+                  + "."]
+    if any(q.name == "clamp-boundary-subgradient" for q in record.quirks):
+        lines[-1] += (" No point lies on a hinge's kink: there the gradient is a choice of subgradient (the "
+                      "reference's 0; torch's one-sided slope before 2.14, the quirk below).")
+    return lines
+
+
 
 def _section_title(record) -> list[str]:
     module = f" (`torch.nn.{record.module}`)" if record.module else " (no `torch.nn` module)"
@@ -269,7 +395,7 @@ def _section_tests(record) -> list[str]:
 
 
 #: The sections of every page, in order.
-SECTIONS = (_section_title, _section_reference, _section_record, _section_samples, _section_errors,
+SECTIONS = (_section_title, _section_formula, _section_options, _section_worked_example, _section_picture, _section_reference, _section_record, _section_samples, _section_errors,
             _section_quirks, _section_changes, _section_fixtures, _section_tests)
 
 
@@ -283,14 +409,17 @@ def index() -> str:
     """docs/losses/README.md: one row per loss."""
     lines = ["# The losses", "",
              f"One page per loss, generated by `{COMMAND}` from the registry (tests/registry/): the",
-             "reference, the registry record, its samples and their tags, error cases, known torch quirks,",
-             "changes by torch release, fixtures and what the suite checks.", "",
-             "| loss | reference | registry record | samples | error cases | quirks | release changes | fixtures |",
-             "|---|---|---|---|---|---|---|---|"]
+             "formula, the options, the loss and its gradient drawn (the reference's lines under torch's",
+             "markers), the reference, the registry record, its samples and their tags, error cases, known",
+             "torch quirks, changes by torch release, fixtures and what the suite checks.", "",
+             "| loss | picture | reference | registry record | samples | error cases | quirks | release changes | fixtures |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for record in RECORDS:
         module, _, _ = reference_location(record)
         path, line = record.location
-        lines.append(f"| [`{record.name}`]({record.name}.md) | `{module}` | [{path}:{line}](../../{path}#L{line}) "
+        picture = (f"[![{record.name}](img/{record.name}_small.png)]({record.name}.md)"
+                   if plots.recorded(record.name) is not None else "")
+        lines.append(f"| [`{record.name}`]({record.name}.md) | {picture} | `{module}` | [{path}:{line}](../../{path}#L{line}) "
                      f"| {sum(1 for _ in record.declared('samples')())} | {sum(1 for _ in record.declared('errors')())} "
                      f"| {len(record.quirks)} | {len(record.changes)} | {len(record.fixtures)} |")
     lines += ["", "Sample tags (tests/registry/base.py `TAGS`):", ""]
@@ -310,6 +439,24 @@ def pages() -> dict[Path, str]:
     return out
 
 
+def write_plots() -> None:
+    """docs/losses/data/<loss>.json and docs/losses/img/<loss>.png (and _small.png) for every loss,
+    checked against torch; skipped, in one line, without matplotlib (the ``docs`` extra)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("skipped the plots (docs/losses/img/, docs/losses/data/): matplotlib is not installed "
+              "(pip install lossref[docs])")
+        return
+    import torch
+
+    release = torch.__version__.split("+")[0]
+    worst = {record.name: plots.write(plots.PLOTS[record.name], release, draw_pictures=True) for record in RECORDS}
+    loss = max(worst, key=worst.get)
+    print(f"drew {len(worst)} plots under {_relative(plots.IMAGES)}/ with torch {release}'s markers "
+          f"(largest difference {worst[loss]:.2g} of the float64 tolerance, {loss})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.pages", description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite docs/losses/")
@@ -317,6 +464,7 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     if options.write:
         PAGES.mkdir(parents=True, exist_ok=True)
+        write_plots()   # first: the pages name the release whose markers the pictures show
         for path, text in pages().items():
             path.write_text(text, encoding="utf-8")
         print(f"wrote {len(RECORDS) + 1} files under {_relative(PAGES)}/")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pytest
 
-from . import pages
+from . import pages, plots
 from .quirks import QUIRKS
 from .registry import RECORDS, by_name
 from .releases import CHANGES
@@ -57,5 +58,51 @@ def test_every_quirk_selects_registry_samples():
 def test_the_page_text_names_no_machine_or_release():
     text = "".join(_generated().values())
     assert str(pages.ROOT) not in text
+    # The one release a page names: the one that drew its picture's markers, read from the
+    # committed data file (so the page is the same whichever torch checks it).
+    for record in RECORDS:
+        data = plots.recorded(record.name)
+        if data is not None:
+            text = text.replace(pages.overlay_phrase(data["torch"]), "")
     import torch
     assert torch.__version__ not in text
+
+
+def test_every_loss_has_a_plot():
+    assert set(plots.PLOTS) == {record.name for record in RECORDS}
+
+
+@functools.lru_cache(maxsize=None)
+def _recomputed(loss: str) -> dict:
+    return plots.compute(plots.PLOTS[loss], digits=None)
+
+
+#: How far the committed numbers may be from the references recomputed here, relative to the
+#: curve's largest magnitude (at least 1): the file rounds to 12 significant digits (5e-13
+#: relative), and another machine's NumPy or libm may round the last bit of a log or exp
+#: differently (1e-16, times the few operations of a point). 1e-10 is far above both and far
+#: below anything a plot could show (a changed reference moves a curve by percents).
+DATA_TOLERANCE = 1e-10
+
+
+@pytest.mark.repository
+@pytest.mark.parametrize("loss", sorted(plots.PLOTS))
+def test_the_plot_data_is_current(loss):
+    """docs/losses/data/<loss>.json holds what the references compute for tests/plots.py's
+    curves (the pictures are drawn from these numbers; their bytes are not compared). Rerun
+    ``python -m tests.pages --write`` (with matplotlib) after changing a reference or a plot."""
+    committed = plots.recorded(loss)
+    stale = f"docs/losses/data/{loss}.json is stale: run {pages.COMMAND} with matplotlib installed"
+    assert committed is not None, stale
+    assert (plots.IMAGES / f"{loss}.png").is_file() and (plots.IMAGES / f"{loss}_small.png").is_file(), stale
+    fresh = _recomputed(loss)
+    assert {k: v for k, v in committed.items() if k not in ("torch", "x", "curves")} == \
+        {k: v for k, v in fresh.items() if k not in ("x", "curves")}, stale
+    assert [(c["label"], c["options"], c["fixed"]) for c in committed["curves"]] == \
+        [(c["label"], c["options"], c["fixed"]) for c in fresh["curves"]], stale
+    np.testing.assert_allclose(committed["x"], fresh["x"], rtol=DATA_TOLERANCE, atol=0, err_msg=stale)
+    for old, new in zip(committed["curves"], fresh["curves"]):
+        for what in ("loss", "gradient"):
+            scale = max(1.0, float(np.max(np.abs(new[what]))))
+            np.testing.assert_allclose(old[what], new[what], rtol=DATA_TOLERANCE, atol=DATA_TOLERANCE * scale,
+                                       err_msg=f"{stale} ({new['label']}, {what})")
