@@ -84,7 +84,10 @@ def pytest_args(argv: list[str]) -> list[str]:
             # This command imported lossref before pytest could mark the installed plugin's package
             # for assertion rewriting: pytest's warning about that is this command's, not the run's.
             "-W", "ignore:Module already imported so cannot be rewritten; lossref:pytest.PytestAssertRewriteWarning",
-            "--pyargs", SUITE, *translate(argv)]
+            # The suite's directory, not --pyargs: a directory given as an argument has its
+            # conftest.py loaded before the run starts, on the controller of an xdist run too
+            # (which collects nothing itself): the table and --report are written there.
+            str(SUITE_DIR), *translate(argv)]
 
 
 def check_options(argv: list[str]) -> str | None:

@@ -182,7 +182,7 @@ def test_what_the_report_needs_travels_in_the_reports_that_xdist_sends(sandbox, 
 
 def test_the_command_runs_the_installed_suite_with_its_own_configuration():
     args = cli.pytest_args(["--impl", "compile", "--report=r.json", "-k", "mse"])
-    assert args[-7:] == ["--pyargs", __package__, "--lossref-impl", "compile", "--lossref-report=r.json", "-k", "mse"]
+    assert args[-6:] == [str(cli.SUITE_DIR), "--lossref-impl", "compile", "--lossref-report=r.json", "-k", "mse"]
     assert "-c" in args     # not the pytest.ini or pyproject.toml of the directory it runs from
     assert "-p" not in args  # the plugin is the installed entry point's, loaded once
 
