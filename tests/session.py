@@ -216,13 +216,14 @@ class Suite:
         self.baseline = baseline
         self.results = Results()
         self.no_test_exercised = False
-        self._owned = pytest.StashKey[bool]()
+        self._owned: dict[Path, bool] = {}
 
     def owns(self, item) -> bool:
-        """Whether ``item`` is one of this suite's tests: decided once per item, at collection."""
-        owned = item.stash.get(self._owned, None)
+        """Whether ``item`` is one of this suite's tests: decided once per file (a few dozen)."""
+        folder = item.path.parent
+        owned = self._owned.get(folder)
         if owned is None:
-            owned = item.stash[self._owned] = Path(item.path).resolve().is_relative_to(self.directory)
+            owned = self._owned[folder] = Path(folder).resolve().is_relative_to(self.directory)
         return owned
 
     def pytest_report_header(self, config):
