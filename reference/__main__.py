@@ -29,7 +29,7 @@ import numpy as np
 
 import lossref
 from lossref import fixtures, releases
-from lossref._common import array_parameters
+from lossref._common import array_parameters, positional_parameters
 
 #: Exit status when torch is missing or outside the declared range (1: a disagreement).
 NOT_RUN = 2
@@ -119,7 +119,7 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
     # ``gradients`` has one entry per array parameter (positional or keyword), in signature order
     forward = getattr(lossref, spec.loss)
     arrays = array_parameters(forward)
-    positional = [p.name for p in inspect.signature(forward).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    positional = positional_parameters(forward)
 
     def leaf(name, value):
         t = tensor(value)

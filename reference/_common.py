@@ -224,3 +224,11 @@ def array_parameters(function) -> tuple[str, ...]:
     return tuple(p.name for p in inspect.signature(function).parameters.values()
                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in _NOT_ARRAYS
                  and (p.default is p.empty or p.default is None))
+
+
+def positional_parameters(function) -> tuple[str, ...]:
+    """The names a loss's positional arguments bind to, in order (the parameters before the
+    deprecated ``size_average`` and ``reduce`` gap; those after it are keyword-only)."""
+    import inspect
+
+    return tuple(p.name for p in inspect.signature(function).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import lossref
-from lossref._common import REDUCTIONS
+from lossref._common import REDUCTIONS, positional_parameters
 
 __all__ = ["Step", "Walkthrough", "walkthrough", "render", "agrees", "options"]
 
@@ -832,7 +832,7 @@ def walkthrough(loss: str, **options) -> Walkthrough:
         backward = getattr(lossref, f"{loss}_backward")(np.ones(np.shape(result)), *args, **kwargs)
     except (ValueError, TypeError, IndexError) as error:
         raise ValueError(f"{loss}: {error}") from None
-    names = tuple(p.name for p in parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD)[:len(args)]
+    names = positional_parameters(forward)[:len(args)]
     return Walkthrough(loss, tuple(args), kwargs, steps, result, gsteps, backward[0],
                        example=source, names=names, computed=np.asarray(computed, dtype=np.float64))
 

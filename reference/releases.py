@@ -290,8 +290,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _thread(thread: str) -> str:
-    """A link for an address (and the words after it), code for a source file."""
+def thread_markdown(thread: str) -> str:
+    """A thread as Markdown: a link for an address (and the words after it), code for a source
+    file. The release table and the per-loss pages (tests/pages.py) both write threads so."""
     if thread.startswith("https://"):
         url, _, rest = thread.partition(" ")
         return f"<{url}>" + (f" {rest}" if rest else "")
@@ -314,7 +315,7 @@ def page() -> str:
     ]
     for c in rows:
         loss = "every loss" if "*" in c.loss else ", ".join(f"`{n}`" for n in c.loss)
-        lines.append(f"| {loss} | {_cell(c.what)} | {c.release} | {_cell(_thread(c.thread))} | {_cell(c.before)} |")
+        lines.append(f"| {loss} | {_cell(c.what)} | {c.release} | {_cell(thread_markdown(c.thread))} | {_cell(c.before)} |")
     return "\n".join(lines) + "\n"
 
 

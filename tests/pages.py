@@ -42,10 +42,12 @@ if __name__ == "__main__" and "lossref" not in sys.modules:
 
 import lossref
 from lossref import fixtures
+from lossref.releases import thread_markdown
 
 from . import plots
 from .registry import RECORDS, by_name
 from .registry.base import TAGS
+from .tolerances import dtype_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "docs" / "losses"
@@ -62,21 +64,9 @@ def _code(text) -> str:
     return f"`{text}`" if "`" not in str(text) else f"``{text}``"
 
 
-def _dtype(dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 def _error_name(error) -> str:
     errors = error if isinstance(error, tuple) else (error,)
     return " or ".join(e.__name__ for e in errors)
-
-
-def _thread(thread: str) -> str:
-    """A link for an address (and the words after it), code for a source file."""
-    if thread.startswith("https://"):
-        url, _, rest = thread.partition(" ")
-        return f"<{url}>" + (f" {rest}" if rest else "")
-    return _code(thread)
 
 
 def _relative(path) -> str:
@@ -287,10 +277,10 @@ def _section_record(record) -> list[str]:
     lines = ["## Registry record", "",
              f"[{path}:{line}](../../{path}#L{line}): `LossRecord(name=\"{record.name}\", ...)`.", ""]
     for device, dtypes in record.declared("dtypes").items():
-        lines.append(f"- dtypes on {device}: {', '.join(_dtype(d) for d in dtypes) or 'none'}")
+        lines.append(f"- dtypes on {device}: {', '.join(dtype_name(d) for d in dtypes) or 'none'}")
     for device, dtypes in record.declared("unsupported").items():
         if dtypes:
-            lines.append(f"- refused on {device} (tested as still refused): {', '.join(_dtype(d) for d in dtypes)}")
+            lines.append(f"- refused on {device} (tested as still refused): {', '.join(dtype_name(d) for d in dtypes)}")
     conditioning = getattr(record, "conditioning", 1.0)
     if conditioning != 1.0:
         lines.append(f"- conditioning {conditioning:g}: {getattr(record, 'conditioning_reason', '')}")
@@ -311,7 +301,7 @@ def _section_samples(record) -> list[str]:
              + ", ".join(f"{_code(t)} {tags[t]}" for t in TAGS if tags[t]) + ".", "",
              "| sample | tags | dtypes |", "|---|---|---|"]
     for sample in samples:
-        dtypes = "all" if sample.dtypes is None else ", ".join(_dtype(d) for d in sample.dtypes)
+        dtypes = "all" if sample.dtypes is None else ", ".join(dtype_name(d) for d in sample.dtypes)
         grad = "" if sample.grad else " (no gradient)"
         lines.append(f"| {_code(sample.id)} | {', '.join(t for t in TAGS if t in sample.tags)} | {dtypes}{grad} |")
     return lines
@@ -353,7 +343,7 @@ def _section_quirks(record) -> list[str]:
             where.append("not strict (torch's value is garbage that may match)")
         if q.fixed_in:
             where.append(f"fixed in torch {q.fixed_in}")
-        lines += [f"- **{q.name}**: {q.reason}.", f"  Thread: {_thread(q.thread)}.", f"  Where: {'; '.join(where)}."]
+        lines += [f"- **{q.name}**: {q.reason}.", f"  Thread: {thread_markdown(q.thread)}.", f"  Where: {'; '.join(where)}."]
     return lines
 
 
@@ -366,7 +356,7 @@ def _section_changes(record) -> list[str]:
               "| release | what changed | thread | before |", "|---|---|---|---|"]
     for c in changes:
         scope = " (every loss)" if "*" in c.loss else ""
-        lines.append(f"| {c.release} | {_cell(c.what)}{scope} | {_cell(_thread(c.thread))} | {_cell(c.before)} |")
+        lines.append(f"| {c.release} | {_cell(c.what)}{scope} | {_cell(thread_markdown(c.thread))} | {_cell(c.before)} |")
     return lines
 
 

@@ -3,7 +3,7 @@ the forward value and the gradients, each against the reference fed the same val
 
 from __future__ import annotations
 
-import inspect
+import functools
 import re
 
 import numpy as np
@@ -12,12 +12,13 @@ import torch
 
 import lossref
 from lossref._common import array_parameters as _array_parameters
+from lossref._common import positional_parameters as _positional_parameters
 
 from . import quirks
 from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
 from .convert import result_to_numpy, to_numpy, to_numpy_call
 from .session import impl_chosen
-from .tolerances import magnitude_scale, tolerance
+from .tolerances import dtype_name, magnitude_scale, tolerance
 
 # torch refuses requires_grad on some arguments ("... is not differentiable with respect
 # to argument 'weight'", "the derivative for 'target' is not implemented"): those get no
@@ -29,13 +30,13 @@ def _dtype_of(request):
     """The dtype of a registry-parametrized test (its ``device_case`` / ``gradient_case``)."""
     params = getattr(getattr(request, "node", None), "callspec", None)
     case = None if params is None else params.params.get("device_case", params.params.get("gradient_case"))
-    return None if case is None else str(case[3]).removeprefix("torch.")
+    return None if case is None else dtype_name(case[3])
 
 
 def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None):
     """Expect a known torch quirk where it shows (on the registry ``sample``: its id and its
     tags); ``inputs``: the drawn torch (args, kwargs), for a quirk that shows on some draws only."""
-    dtype = _dtype_of(request) if dtype is None else str(dtype).removeprefix("torch.")
+    dtype = _dtype_of(request) if dtype is None else dtype_name(dtype)
     if inputs is not None:
         inputs = to_numpy_call(*inputs)
     quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags)
@@ -62,16 +63,18 @@ def implementation_of(impl, record):
     return fn
 
 
-def array_parameters(name: str) -> list[str]:
+# Per loss, once: every forward and gradient check asks (a signature is read in ~20 µs).
+@functools.lru_cache(maxsize=None)
+def array_parameters(name: str) -> tuple[str, ...]:
     """The forward's array parameters, positional or keyword-only, in signature order:
     one ``<name>_backward`` entry each (the contract's rule, ``lossref._common.array_parameters``)."""
-    return list(_array_parameters(getattr(lossref, name)))
+    return _array_parameters(getattr(lossref, name))
 
 
-def positional_parameters(name: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def positional_parameters(name: str) -> tuple[str, ...]:
     """The forward's parameters a positional argument binds to, in order."""
-    return [p.name for p in inspect.signature(getattr(lossref, name)).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return _positional_parameters(getattr(lossref, name))
 
 
 def arguments_by_name(name: str, args, kwargs) -> dict:

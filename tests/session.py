@@ -32,6 +32,7 @@ from .plugin import DEFAULT_IMPL, value
 from .registry import RECORDS
 from .registry.base import LossRecord
 from .report import Results, category_lines, table_lines
+from .tolerances import dtype_name
 from .xfails import REASON_PREFIX, reason_for
 from .xfails import write as write_xfails
 
@@ -92,10 +93,6 @@ def _device_marks(device):
     return []
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 # --- per directory: the suite's conftest imports these ------------------------------------------
 
 def pytest_generate_tests(metafunc):
@@ -109,7 +106,7 @@ def pytest_generate_tests(metafunc):
         if name in names:
             metafunc.parametrize(name, [
                 pytest.param((record, sample, device, dtype),
-                             id=f"{record.name}-{sample.id}-{device}-{_dtype_name(dtype)}", marks=_device_marks(device))
+                             id=f"{record.name}-{sample.id}-{device}-{dtype_name(dtype)}", marks=_device_marks(device))
                 for record in RECORDS for sample in record.samples()
                 if name == "device_case" or sample.grad
                 for device in devices(config) for dtype in record.dtypes.get(device, ())
@@ -123,7 +120,7 @@ def pytest_generate_tests(metafunc):
             pytest.param((record, case), id=f"{record.name}-{case.id}")
             for record in RECORDS for case in record.errors()])
     if "unsupported_case" in names:
-        params = [pytest.param((record, device, dtype), id=f"{record.name}-{device}-{_dtype_name(dtype)}",
+        params = [pytest.param((record, device, dtype), id=f"{record.name}-{device}-{dtype_name(dtype)}",
                                marks=_device_marks(device))
                   for record in RECORDS for device in devices(config)
                   for dtype in record.unsupported.get(device, ())]
@@ -197,7 +194,7 @@ def case_of(item) -> dict[str, str]:
             if isinstance(part, LossRecord):
                 found.setdefault("loss", part.name)
             elif isinstance(part, torch.dtype):
-                found.setdefault("dtype", _dtype_name(part))
+                found.setdefault("dtype", dtype_name(part))
             elif isinstance(part, str) and part in ("cpu", "cuda"):
                 found.setdefault("device", part)
             elif isinstance(part, str) and part in lossref.LOSSES:

@@ -8,7 +8,6 @@ error in a derivation would show here before it reached a file."""
 
 from __future__ import annotations
 
-import inspect
 import os
 
 import numpy as np
@@ -18,7 +17,7 @@ mpmath = pytest.importorskip("mpmath")
 
 import lossref  # noqa: E402
 from lossref import oracle  # noqa: E402
-from lossref._common import array_parameters  # noqa: E402
+from lossref._common import array_parameters, positional_parameters  # noqa: E402
 from lossref.fixtures.cases import specs  # noqa: E402
 from lossref.oracle._num import MP, Num, array, total  # noqa: E402
 
@@ -80,8 +79,7 @@ def test_oracle_gradient_is_the_derivative_of_its_forward(spec, ninety_digits):
     forward = oracle.loss_function(spec.loss)
     # one gradient per array parameter, positional or keyword (linear_bias, weight, ...): found by name
     names = array_parameters(getattr(lossref, spec.loss))
-    positional = [p.name for p in inspect.signature(getattr(lossref, spec.loss)).parameters.values()
-                  if p.kind is p.POSITIONAL_OR_KEYWORD][:len(spec.args)]
+    positional = positional_parameters(getattr(lossref, spec.loss))[:len(spec.args)]
     assert len(result.gradients) == len(names), f"{spec.name}: one gradient per array parameter ({names})"
     for position, grad in enumerate(result.gradients):
         name = names[position]
