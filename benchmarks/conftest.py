@@ -12,6 +12,9 @@ import pytest
 import torch
 
 from benchmarks.report import render
+# The suite's seeding (a generator from the test's id and --lossref-seed): the benchmarks draw
+# their inputs the same way. The suite's conftest scopes it to tests/, so it is named here too.
+from tests.session import rng  # noqa: F401
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 #: The rows and the machine line of the last --write-results run, so that the table can be
