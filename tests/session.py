@@ -48,6 +48,10 @@ MARKERS = (
     "cuda: runs on a CUDA device (skipped with a reason where there is none)",
     "article: reproduces a value the article printed",
     "scale: large-input tier (N*V > 2**31 elements), not in the default run; select with -m scale",
+    "sharded: the sharded tier (class dimension split over torch.distributed ranks), not in the default run; "
+    "select with -m sharded or run lossref --world-size N",
+    "accumulation: half-precision reductions at the sizes where accumulating in the half type drifts, not in "
+    "the default run; select with -m accumulation",
     "repository: reads files of the repository's checkout (docs/, sources): skipped where the suite runs installed",
     "checks(kind): what a test checks when it fails: 'value' (the default), 'gradient' or 'refusal' "
     "(bad input refused as torch refuses it); the failure's category in the report follows from it",
@@ -60,6 +64,9 @@ FILTERWARNINGS = (
     "ignore:Using a target size:UserWarning",
     "ignore:reduction. 'mean' divides the total loss:UserWarning",
 )
+#: Marked tiers: heavier than the default gate, each left out of every run whose ``-m`` does not
+#: name it (CI runs each on its own).
+TIERS = ("scale", "sharded", "accumulation")
 #: The user property that says a test called the implementation under test.
 EXERCISES = "exercises_impl"
 
@@ -270,9 +277,10 @@ class Suite:
 
     @staticmethod
     def _left_out(config, item) -> bool:
-        """The scale tier runs only when ``-m`` names it (the default run stays a fast gate);
+        """A tier (:data:`TIERS`) runs only when ``-m`` names it (the default run stays a fast gate);
         under ``--impl``, a test that does not call the implementation does not run."""
-        if item.get_closest_marker("scale") is not None and "scale" not in (config.getoption("markexpr") or ""):
+        markexpr = config.getoption("markexpr") or ""
+        if any(item.get_closest_marker(tier) is not None and tier not in markexpr for tier in TIERS):
             return True
         return impl_chosen(config) and "impl" not in item.fixturenames
 
