@@ -45,6 +45,10 @@ class Quirk:
     # A condition on the drawn arguments (as NumPy, the values torch got): a bug that shows only
     # on some draws of a random sample is expected where the draw shows it, and nowhere else.
     shows_on: Callable[..., bool] | None = None
+    # Which of torch's implementations has the bug: "torch", its eager functions (what the
+    # default run tests, and what another --impl is measured against), or "loss_parallel",
+    # torch.distributed.tensor.parallel's sharded cross-entropy (the sharded tier).
+    implementation: str = "torch"
 
     def __post_init__(self):
         # ``tags`` may be written as one set of tags or as several; stored as a tuple of frozensets.
@@ -82,10 +86,12 @@ class Quirk:
         return releases.quirk_holds(self.name, version)
 
     def shows(self, loss: str, sample: str, device: str, test: str, layout: str = "contiguous",
-              dtype: str | None = None, inputs: tuple | None = None, *, tags: Iterable[str] = ()) -> bool:
+              dtype: str | None = None, inputs: tuple | None = None, *, tags: Iterable[str] = (),
+              implementation: str = "torch") -> bool:
         """Whether the bug shows on this case (whatever the release): ``sample`` is the
-        sample's id, ``tags`` its tags."""
-        return (loss in self.losses and self.selects(sample, tags)
+        sample's id, ``tags`` its tags, ``implementation`` the one of torch's implementations
+        the case runs."""
+        return (implementation == self.implementation and loss in self.losses and self.selects(sample, tags)
                 and device in self.devices and test in self.tests and layout in self.layouts
                 and (self.dtypes is None or dtype in self.dtypes)
                 and (self.shows_on is None or (inputs is not None and self.shows_on(*inputs[0], **inputs[1]))))
@@ -280,11 +286,14 @@ def named(name: str) -> Quirk:
 
 
 def find(loss: str, sample: str, device: str, test: str, layout: str = "contiguous",
-         dtype: str | None = None, inputs: tuple | None = None, *, tags: Iterable[str] = (), version) -> Quirk | None:
+         dtype: str | None = None, inputs: tuple | None = None, *, tags: Iterable[str] = (), version,
+         implementation: str = "torch") -> Quirk | None:
     """The quirk expected on this case with torch ``version``: ``sample`` is the sample's id,
     ``tags`` its tags (strings); ``inputs`` (args, kwargs as NumPy) decides a quirk that
-    ``shows_on`` some draws only (without them, such a quirk is not expected)."""
+    ``shows_on`` some draws only (without them, such a quirk is not expected);
+    ``implementation`` which of torch's ("torch", "loss_parallel") runs it."""
     for quirk in QUIRKS:
-        if quirk.shows(loss, sample, device, test, layout, dtype, inputs, tags=tags) and quirk.holds_in(version):
+        if (quirk.shows(loss, sample, device, test, layout, dtype, inputs, tags=tags, implementation=implementation)
+                and quirk.holds_in(version)):
             return quirk
     return None
