@@ -258,7 +258,79 @@ QUIRKS: tuple[Quirk, ...] = (
         thread="aten/src/ATen/native/LossCTC.cpp and cuda/LossCTC.cu, tg_batch_offsets; no upstream issue found",
         deterministic=False,
     ),
+    Quirk(
+        name="nll-loss-float16-total-weight-overflow-cpu",
+        loss=("nll_loss", "cross_entropy"),   # cross_entropy with class indices is nll_loss of its log_softmax
+        tags=({"class-indices", "batched"},),
+        devices=("cpu",),
+        tests=("forward", "gradient"),
+        dtypes=("float16",),
+        shows_on=lambda input, target, *args, **kwargs: _nll_total_weight(target, kwargs, *args) >= 65504.0,
+        # not strict: past ~2^19 rows the right gradient entries (g w / total, 1e-6 at 2^20) are
+        # within float16's subnormal spacing of the 0 torch returns, and that passes
+        deterministic=False,
+        reason="the CPU kernel (LossNLL.cpp nll_loss_out_frame) keeps the total weight of a 'mean' in the "
+               "input's type: in float16 a batch whose counted weights reach 65504 (65520 unweighted rows) "
+               "has a total weight of inf, so the mean of O(1) losses is inf/inf = nan and every gradient "
+               "entry g w / total is 0; float32 accumulation (torch's design for the half types, "
+               "ReduceOps.cpp mean_out) has neither. The accumulation tier's rows2^16 and rows2^20 cases",
+        thread="aten/src/ATen/native/LossNLL.cpp nll_loss_out_frame (total_weight_val is scalar_t); "
+               "no upstream issue found",
+    ),
+    Quirk(
+        name="nll-loss-half-accumulation-cpu",
+        loss=("nll_loss", "cross_entropy"),
+        tags=({"class-indices", "batched"},),
+        devices=("cpu",),
+        tests=("forward",),
+        dtypes=("bfloat16", "float16"),
+        shows_on=lambda input, target, *args, **kwargs: (
+            kwargs.get("reduction", "mean") != "none" and int(np.size(target)) >= 4096),
+        deterministic=False,   # how far the cascade drifts depends on the draw (some pass the bound)
+        reason="the CPU kernel adds the losses and the weights of a 'mean' or 'sum' in the input's type (a "
+               "cascade of 8 levels of 16 partial sums, each a scalar_t), then divides in it, where torch's "
+               "own reductions accumulate in float32 with one final rounding: measured 2.7 eps (bfloat16) "
+               "off the weighted mean over 2^20 rows, beyond that rounding's half-ulp bound (the accumulation "
+               "tier, docs/accumulation.md); an implementation that accumulates in float32 passes",
+        thread="aten/src/ATen/native/LossNLL.cpp nll_loss_out_frame (loss_partial_sums, weight_partial_sums "
+               "are scalar_t); no upstream issue found",
+    ),
+    Quirk(
+        name="cosine-embedding-float16-norm-product-overflow",
+        loss="cosine_embedding_loss",
+        tags=({"batched"},),
+        tests=("forward",),
+        dtypes=("float16",),
+        shows_on=lambda input1, input2, *args, **kwargs: _row_norm_product(input1, input2) >= 65504.0,
+        reason="torch's composite cosine_embedding_loss multiplies the two rows' squared norms in the input's "
+               "type before the square root (sqrt(|x1|^2 |x2|^2)): in float16 rows of a few hundred O(1) "
+               "features overflow that product to inf, the cosine to 0 and the loss to 1 (or 0 for y = -1), "
+               "where the cosine itself is O(1); F.cosine_similarity normalises first and is right. The "
+               "accumulation tier's D16384 rows",
+        thread="torch/nn/functional.py cosine_embedding_loss -> aten/src/ATen/native/Loss.cpp "
+               "cosine_embedding_loss (denom = (mag_square1 * mag_square2).sqrt_()); no upstream issue found",
+    ),
 )
+
+
+def _row_norm_product(input1, input2) -> float:
+    """The largest product of the two inputs' squared row norms (along the last axis)."""
+    a, b = np.asarray(input1, dtype=np.float64), np.asarray(input2, dtype=np.float64)
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    return float(np.max(np.sum(a * a, axis=-1) * np.sum(b * b, axis=-1)))
+
+
+def _nll_total_weight(target, kwargs, weight=None, *rest) -> float:
+    """The summed weight of the counted targets of a 'mean' (0 for any other reduction)."""
+    if kwargs.get("reduction", "mean") != "mean":
+        return 0.0
+    weight = kwargs.get("weight", weight)
+    target = np.asarray(target).reshape(-1)
+    counted = target[target != kwargs.get("ignore_index", -100)]
+    if weight is None:
+        return float(counted.size)
+    return float(np.asarray(weight, dtype=np.float64)[counted].sum())
 
 
 def _softmax_peaks_above(input, threshold: float) -> bool:

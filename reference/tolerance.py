@@ -78,6 +78,39 @@ within its subnormal spacing. Where torch is outside the bound it is wrong: its 
 log_softmax in bfloat16 (and float16, above 0.9998) returns exactly 0 at a peaked target
 (``lossref.quirks``, log-softmax-bfloat16-peaked-cpu).
 
+Half-precision reductions (the accumulation tier)
+-------------------------------------------------
+Where a result sums many stored terms (a ``'mean'`` or ``'sum'`` over 2^16 to 2^22 elements,
+a row over a long class or feature axis), the ULPS margin is too blunt: in bfloat16 16 eps is
+12.5 %, and a kernel that adds its partial sums in the half type drifts by a few units in the
+last place, well inside it. Torch's CPU design for the half types is (read in
+aten/src/ATen/native: ``mean_out`` in ReduceOps.cpp, "cast_fp32 -> sum -> div ->
+cast_bf16_or_fp16"; the sum kernel's cascade sum with ``acc_type`` float; the element-wise
+loss kernels in Loss.cpp / PointwiseOps, each operation of ``Vectorized<BFloat16>`` computed
+in float32 and rounded back):
+
+* each term is computed from the dtype's inputs, every operation rounding its result to the
+  dtype: at most ``eps/2`` relative to that operation's result, so a term carries
+  ``eps/2`` times the sum of the magnitudes its operations produced (``rounded``: per loss,
+  derived in tests/registry/accumulation.py, counting the operations);
+* the stored terms are summed in float32 (cascade: at most ``log2(n)`` float32 roundings of
+  partial sums that are at most the sum of the terms' magnitudes; ``accumulated``);
+* the result is rounded to the dtype once per operation after the sum (``final``: one for
+  ``mean()`` and ``sum()``, two for a sum then divided in the dtype).
+
+Every rounding here is counted at its worst (round to nearest: never more than half a unit),
+so the bound needs no margin on the half-type part:
+
+    |got - expected| <= eps(dtype)/2 * (final * |expected| + rounded)
+                        + ULPS * eps(float32) * accumulated + eps(dtype)/2 * tiny(dtype)
+
+:func:`accumulation_tolerance` and :func:`accumulation_scale` write it as the suite's one
+comparison ``rtol * |expected| + atol * scale``. The float32 part keeps ULPS (it is 2^-19 of
+the result at 2^22 terms: never what decides). A kernel that adds partial sums in the half
+type adds ``eps/2`` of each partial sum per addition and fails it from a few additions on;
+where torch itself does that (its CPU nll_loss: ``lossref.quirks``) it is a quirk record.
+Measured (torch 2.13, CPU): torch's worst is in docs/accumulation.md, in units of this bound.
+
 Fixture files
 -------------
 A fixture's arrays keep their dtype; an implementation fed them computes in the narrowest
@@ -92,7 +125,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ULPS", "EPS", "TINY", "CONDITIONING", "Tolerance", "Magnitude", "eps", "tiny", "accumulation_dtype",
-           "conditioning", "conditioning_reason", "tolerance", "magnitude_scale", "input_dtype"]
+           "conditioning", "conditioning_reason", "tolerance", "magnitude_scale", "input_dtype",
+           "accumulation_tolerance", "accumulation_scale"]
 
 #: Units of eps(dtype) allowed for one loss evaluation (see the module docstring).
 ULPS = 16
@@ -208,3 +242,20 @@ def input_dtype(values) -> str:
              if isinstance(v, (np.ndarray, np.generic)) and np.dtype(v.dtype).kind == "f"]
     known = [n for n in names if n in EPS]
     return max(known, key=eps, default="float64")
+
+
+def accumulation_tolerance(dtype: str, final: int = 1) -> Tolerance:
+    """The half-precision reduction bound (module docstring, "Half-precision reductions"):
+    ``rtol = final * eps/2`` (the result rounded to the dtype ``final`` times after its sum)
+    and ``atol = eps/2``, for a scale from :func:`accumulation_scale`. No ULPS margin: every
+    half-type rounding is counted at its worst."""
+    half = eps(dtype) / 2
+    return Tolerance(rtol=final * half, atol=half)
+
+
+def accumulation_scale(magnitude: Magnitude, dtype: str):
+    """``scale`` per entry for :func:`accumulation_tolerance`, in units of ``eps(dtype)/2``:
+    ``rounded`` (each term's half-type roundings, at their worst) + ``accumulated`` (the float32
+    sum's partial sums) at ULPS float32 roundings + the dtype's subnormal spacing."""
+    return np.asarray(magnitude.rounded, dtype=np.float64) + np.asarray(magnitude.accumulated, dtype=np.float64) * (
+        2 * ULPS * eps(accumulation_dtype(dtype)) / eps(dtype)) + tiny(dtype)
