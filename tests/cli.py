@@ -1,7 +1,7 @@
 """``lossref``: run the installed suite against an implementation, from any directory.
 
     lossref [--impl MODULE] [--device cpu|cuda|all] [--seed N] [--xfails FILE] [--write-xfails FILE]
-            [--report FILE] [--conformance auto|full|compact|off] [pytest options...]
+            [--report FILE] [--world-size N] [--conformance auto|full|compact|off] [pytest options...]
 
 The suite's options keep their short spellings here (pytest spells them ``--lossref-impl``,
 ...); every other argument goes to pytest (``-k``, ``-m``, ``-n 2``, ``-x``, ``--junitxml``).
@@ -114,7 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr)
         return int(pytest.ExitCode.USAGE_ERROR)
-    return int(pytest.main(pytest_args(argv)))
+    return int(pytest.main(pytest_args(argv + sharded_selection(argv))))
+
+
+def sharded_selection(argv: list[str]) -> list[str]:
+    """``-m sharded`` where the run asks for the sharded tier (``--world-size N``, or a sharded
+    ``--impl``) and names no marker expression itself."""
+    if any(arg == "-m" or arg.startswith("-m") and not arg.startswith("--") for arg in argv):
+        return []
+    from . import impl
+
+    given = option_values(translate(argv))
+    wants = given.get("world-size") is not None or impl.load(given.get("impl") or impl.DEFAULT).sharded
+    return ["-m", "sharded"] if wants else []
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ which never collects this directory, meets none of this.
 from pathlib import Path
 
 from .session import configure, impl, pytest_generate_tests, rng  # noqa: F401  (hooks and fixtures, by name)
+from .sharded.gate import sharded_groups  # noqa: F401  (the sharded tier's process groups, started once per run)
 
 # tests/test_plugin.py runs pytest on sandbox files: pytester, for the suite's own runs only.
 pytest_plugins = ["pytester"]

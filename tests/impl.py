@@ -4,6 +4,12 @@ Default ``torch.nn.functional``. ``compile`` means ``torch.compile`` applied to 
 own functions. Any other value is a dotted module exposing functions with
 ``torch.nn.functional``'s names and signatures (tensors in, tensors out). A loss the
 module lacks is skipped with that reason by the tests, never a collection error.
+
+Two kinds of module, told apart by what the module says: one that sets
+``LOSSREF_INTERFACE = "sharded"`` follows the sharded interface (tests/sharded/interface.py:
+its shard of the logits and a ``shard`` argument) and runs in the sharded tier only;
+``loss_parallel`` names torch's own (``torch.distributed.tensor.parallel.loss_parallel``,
+adapted in tests/sharded/loss_parallel.py). Any other module follows ``torch.nn.functional``'s.
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from .plugin import DEFAULT_IMPL as DEFAULT  # one spelling of the default, in the plugin
+from .sharded.interface import is_sharded
+
+#: Implementations named by a word, not a module: the module each stands for.
+BUILT_IN = {"loss_parallel": f"{__package__}.sharded.loss_parallel"}
 
 
 class Implementation:
@@ -27,11 +37,17 @@ class Implementation:
             self._wrap = lambda fn: torch.compile(fn, dynamic=False, fullgraph=False)
         else:
             try:
-                self._module = importlib.import_module(spec)
+                self._module = importlib.import_module(BUILT_IN.get(spec, spec))
             except Exception as error:   # ImportError, or whatever the module raises while it loads
                 raise ValueError(f"--impl {spec}: cannot import it ({type(error).__name__}: {error})") from None
             self._wrap = lambda fn: fn
         self._cache: dict[str, Callable | None] = {}
+        #: Whether the module follows the sharded interface (its ``LOSSREF_INTERFACE``).
+        self.sharded = is_sharded(self._module)
+        #: The module itself (a sharded one's optional ``SPLITS`` and ``context`` are read from it).
+        self.module = self._module
+        #: The module's importable name: what a rank of the sharded tier imports.
+        self.module_name = self._module.__name__
 
     def function(self, name: str) -> Callable | None:
         """The implementation's ``name``, or None where it has none."""

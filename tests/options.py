@@ -28,9 +28,24 @@ def check_impl(spec: str) -> None:
         implementation = impl.load(spec)
     except ValueError as error:
         raise OptionError(str(error)) from None
-    if spec != DEFAULT_IMPL and not any(implementation.function(name) for name in lossref.LOSSES):
+    if implementation.sharded:
+        from .sharded.interface import SHARDABLE
+
+        if not any(implementation.function(name) for name in SHARDABLE):
+            raise OptionError(f"--impl {spec}: declares the sharded interface but defines none of its losses "
+                              f"({', '.join(SHARDABLE)}): nothing to test")
+    elif spec != DEFAULT_IMPL and not any(implementation.function(name) for name in lossref.LOSSES):
         raise OptionError(f"--impl {spec}: defines none of torch.nn.functional's losses "
                           f"({', '.join(lossref.LOSSES[:3])}, ...): nothing to test")
+
+
+def check_world_size(size) -> None:
+    """``--world-size``: 1 to 8 processes (tests/sharded/gate.py says why 8)."""
+    from .sharded.interface import MAX_WORLD_SIZE
+
+    if size is not None and not 1 <= int(size) <= MAX_WORLD_SIZE:
+        raise OptionError(f"--world-size {size}: expected 1 to {MAX_WORLD_SIZE} processes (the sharded tolerance "
+                          f"covers at most {MAX_WORLD_SIZE} ranks without a factor)")
 
 
 def check_writable(option: str, name: str | None, cwd: Path) -> None:
@@ -83,5 +98,6 @@ def check_all(get, cwd: Path):
     check_writable("--report", get("report"), cwd)
     check_writable("--write-xfails", get("write-xfails"), cwd)
     baseline = check_xfails(get("xfails"), cwd)
+    check_world_size(get("world-size"))
     check_impl(get("impl"))
     return baseline

@@ -33,13 +33,16 @@ def _dtype_of(request):
     return None if case is None else dtype_name(case[3])
 
 
-def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None):
+def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None,
+                implementation="torch"):
     """Expect a known torch quirk where it shows (on the registry ``sample``: its id and its
-    tags); ``inputs``: the drawn torch (args, kwargs), for a quirk that shows on some draws only."""
+    tags); ``inputs``: the drawn torch (args, kwargs), for a quirk that shows on some draws only;
+    ``implementation``: which of torch's the test runs ("torch", "loss_parallel")."""
     dtype = _dtype_of(request) if dtype is None else dtype_name(dtype)
     if inputs is not None:
         inputs = to_numpy_call(*inputs)
-    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags)
+    quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags,
+                        implementation=implementation)
     if quirk is not None:
         expect_quirk(request, quirk)
 
@@ -57,6 +60,8 @@ def expect_quirk(request, quirk):
 def implementation_of(impl, record):
     if not record.available():
         pytest.skip(f"the installed torch has no {record.name}")
+    if impl.sharded:
+        pytest.skip(f"{impl} follows the sharded interface: it runs in the sharded tier (-m sharded)")
     fn = impl.function(record.name)
     if fn is None:
         pytest.skip(f"{impl} does not define {record.name}")

@@ -10,7 +10,7 @@ collects the suite, and acts on the suite's own tests only. An adopter's unrelat
 the options and nothing more.
 
 The ``lossref`` command spells the options without the prefix (``--impl``, ``--device``,
-``--seed``, ``--xfails``, ``--write-xfails``, ``--report``, ``--conformance``): ``OPTIONS``
+``--seed``, ``--xfails``, ``--write-xfails``, ``--report``, ``--world-size``, ``--conformance``): ``OPTIONS``
 is the one list both read.
 """
 
@@ -45,7 +45,8 @@ class Option:
 
 OPTIONS = (
     Option("impl", "implementation under test: a dotted module with torch.nn.functional's loss names and "
-                   "signatures, or 'compile' for torch.compile of torch's own (default: torch.nn.functional). "
+                   "signatures, 'compile' for torch.compile of torch's own, or a sharded implementation for "
+                   "the sharded tier (see --world-size) (default: torch.nn.functional). "
                    "Under --impl only the tests that exercise the implementation run",
            {"default": DEFAULT_IMPL, "metavar": "MODULE"}),
     Option("device", "devices to test: cpu, cuda or all (default: all; CUDA cases are skipped with a reason "
@@ -62,6 +63,11 @@ OPTIONS = (
     Option("report", "write the run as JSON: header, conformance table, every test's outcome and, for failures, "
                      "its category (schema: report.schema.json in lossref.tests)",
            {"default": None, "metavar": "FILE"}),
+    Option("world-size", "run the sharded tier (-m sharded) on N processes of torch.distributed, the class "
+                         "dimension split over them (default 2; at most 8). --impl: a sharded implementation "
+                         "(LOSSREF_INTERFACE = 'sharded', or loss_parallel: torch's; the default, torch, means "
+                         "loss_parallel here)",
+           {"default": None, "type": int, "metavar": "N"}),
     Option("conformance", "the conformance table at the end: one line per loss x device x dtype (full), per "
                           "loss (compact), full when it fits in 40 lines (auto, the default), or off",
            {"default": "auto", "choices": ("auto", "full", "compact", "off")}),
