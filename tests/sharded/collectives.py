@@ -107,7 +107,9 @@ def _owned_target(log_probs, target, kept, shard):
     target class, else 0 (and 0 where the target is ignored)."""
     owned = kept & (target >= shard.start) & (target < shard.stop)
     if not shard.size:
-        return torch.zeros(target.shape, dtype=log_probs.dtype, device=log_probs.device)
+        # A rank that owns no class adds 0, but as a sum over its (empty) classes: its loss stays
+        # a function of its logits, so its backward joins the others' collectives.
+        return log_probs.sum(1)
     index = torch.where(owned, target - shard.start, 0).unsqueeze(1)
     return torch.where(owned, log_probs.gather(1, index).squeeze(1), 0.0)
 

@@ -291,7 +291,7 @@ def run_case(case: Case, rank: int, world_size: int, group):
         if not isinstance(loss, torch.Tensor):
             raise TypeError(f"{case.module}.{case.loss} returned {type(loss).__name__}, expected a tensor")
         grads = {}
-        if case.grad_output is not None and leaves:
+        if case.grad_output is not None and leaves and loss.requires_grad:
             upstream = torch.tensor(case.grad_output, dtype=loss.dtype, device=loss.device)
             found = torch.autograd.grad(loss, list(leaves.values()), upstream, allow_unused=True)
             grads = {name: None if g is None else g.detach().cpu().double().numpy() for name, g in zip(leaves, found)}
