@@ -49,6 +49,12 @@ class Quirk:
     # default run tests, and what another --impl is measured against), or "loss_parallel",
     # torch.distributed.tensor.parallel's sharded cross-entropy (the sharded tier).
     implementation: str = "torch"
+    # A documented limit rather than a bug: torch says it does not support this input, and the
+    # expected failure is its refusal (however unclear its message), not a wrong number.
+    documented: bool = False
+    # The case never returns (a rank waits in a collective that a peer never joins): expected,
+    # and not run, so that the run does not spend a timeout on it.
+    hangs: bool = False
 
     def __post_init__(self):
         # ``tags`` may be written as one set of tags or as several; stored as a tuple of frozensets.
@@ -95,6 +101,46 @@ class Quirk:
                 and device in self.devices and test in self.tests and layout in self.layouts
                 and (self.dtypes is None or dtype in self.dtypes)
                 and (self.shows_on is None or (inputs is not None and self.shows_on(*inputs[0], **inputs[1]))))
+
+
+_LOSS_PARALLEL_DOCS = ("https://pytorch.org/docs/stable/distributed.tensor.parallel.html"
+                       "#torch.distributed.tensor.parallel.loss_parallel")
+
+
+# What a registry call of a class-index loss looks like: (input, target) or linear_cross_entropy's
+# (input, linear_weight, target) positionally, the options by name.
+def _target(args):
+    return np.asarray(args[2] if len(args) >= 3 else args[1])
+
+
+def _classes(args) -> int:
+    logits = np.asarray(args[1] if len(args) >= 3 else args[0])   # linear_weight's rows, or the logits' class axis
+    return logits.shape[0] if len(args) >= 3 or logits.ndim == 1 else logits.shape[1]
+
+
+def _probabilities(args) -> bool:
+    return _target(args).dtype.kind == "f"
+
+
+def _smoothed(kwargs) -> bool:
+    return float(kwargs.get("label_smoothing", 0.0)) > 0.0
+
+
+def _ignore_index(kwargs) -> int:
+    index = kwargs.get("ignore_index")
+    return -100 if index is None else int(index)
+
+
+def _ignores_outside_classes(args, kwargs) -> bool:
+    """Some class-index target equals an ignore_index that is not a class."""
+    index = _ignore_index(kwargs)
+    return (not _probabilities(args) and not 0 <= index < _classes(args)
+            and bool(np.any(_target(args) == index)))
+
+
+def _some_target_kept(args, kwargs) -> bool:
+    target = _target(args)
+    return target.size > 0 and bool(np.any(target != _ignore_index(kwargs)))
 
 
 QUIRKS: tuple[Quirk, ...] = (
@@ -310,6 +356,132 @@ QUIRKS: tuple[Quirk, ...] = (
         thread="torch/nn/functional.py cosine_embedding_loss -> aten/src/ATen/native/Loss.cpp "
                "cosine_embedding_loss (denom = (mag_square1 * mag_square2).sqrt_()); no upstream issue found",
     ),
+    # --- torch.distributed.tensor.parallel.loss_parallel (the sharded tier; docs/sharded.md) ----------
+    # Found by the sharded tier at 2, 3 and 4 ranks on the CPU (gloo), torch 2.13; each with a
+    # reproduction in docs/sharded.md. The first match wins: the order goes from the refusals
+    # that stop a call to the wrong numbers.
+    Quirk(
+        name="loss-parallel-linear-k-dim-uneven",
+        loss="linear_cross_entropy",
+        tags=({"k-dim"},),
+        tests=("forward", "gradient"),
+        implementation="loss_parallel",
+        reason="a K-dimensional linear_weight (C, d, in_features) sharded by rows over ranks that do not divide C "
+               "evenly (5 classes over 2, 3 or 4 ranks): RuntimeError 'Cannot flatten unevenly sharded tensor' from "
+               "the projection's reshape, where the dense call computes",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-label-smoothing",
+        loss=("cross_entropy", "linear_cross_entropy"),
+        tags=({"class-indices"},),
+        tests=("forward", "gradient"),
+        shows_on=lambda *args, **kwargs: _smoothed(kwargs) and not _probabilities(args),
+        implementation="loss_parallel",
+        documented=True,
+        reason="documented as unsupported ('label_smoothing: Currently not supported'), and refused, but not in "
+               "words a user can act on: RuntimeError 'aten.masked_fill_.Scalar got mixed torch.Tensor and "
+               "DTensor' (with an ignore_index inside the classes: 'in-place operations that require placement "
+               "changes are not supported')",
+        thread=_LOSS_PARALLEL_DOCS,
+    ),
+    Quirk(
+        name="loss-parallel-probabilities-with-weight",
+        loss=("cross_entropy", "linear_cross_entropy"),
+        tags=({"probability-targets"},),
+        tests=("forward", "gradient"),
+        shows_on=lambda *args, **kwargs: _probabilities(args) and kwargs.get("weight") is not None,
+        implementation="loss_parallel",
+        documented=True,
+        reason="class probabilities are documented as unsupported ('class probabilities currently not "
+               "supported'); with a class weight the call is refused with RuntimeError 'aten.mul.Tensor got mixed "
+               "torch.Tensor and DTensor'",
+        thread=_LOSS_PARALLEL_DOCS,
+    ),
+    Quirk(
+        name="loss-parallel-probabilities-not-refused",
+        loss=("cross_entropy", "linear_cross_entropy"),
+        tags=({"probability-targets"},),
+        tests=("forward", "gradient"),
+        deterministic=False,   # right on some inputs (most float64 calls without smoothing), wrong on others
+        implementation="loss_parallel",
+        reason="class probabilities are documented as unsupported, but a probability target sharded like the "
+               "logits is not refused: it computes, right on most calls without label smoothing and wrong (loss "
+               "and gradient) with it on every one, with linear_cross_entropy's linear_bias, and in float32 and "
+               "bfloat16 at 32768 classes; a silent wrong number where a refusal was documented",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-weight-ignored-rows-backward",
+        loss=("cross_entropy", "nll_loss", "linear_cross_entropy"),
+        tags=({"class-indices"},),
+        tests=("gradient",),
+        shows_on=lambda *args, **kwargs: kwargs.get("weight") is not None and _ignores_outside_classes(args, kwargs),
+        implementation="loss_parallel",
+        reason="a class weight with some target equal to an ignore_index outside [0, C) (the default -100): the "
+               "forward is right, the backward raises RuntimeError 'index -100 is out of bounds for dimension 1 "
+               "with size C': it indexes the weight with the ignored target before masking it",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-nll-loss-uint8-target",
+        loss="nll_loss",
+        samples=("uint8-target-ignore255",),
+        tests=("forward", "gradient"),
+        implementation="loss_parallel",
+        reason="a uint8 target (eager nll_loss takes Long or Byte) raises RuntimeError 'gather(): Expected dtype "
+               "int32/int64 for index, but got torch.uint8'",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-nll-loss-gradient",
+        loss="nll_loss",
+        tags=({"class-indices"},),
+        tests=("gradient",),
+        shows_on=lambda *args, **kwargs: _some_target_kept(args, kwargs),
+        implementation="loss_parallel",
+        reason="nll_loss on a class-sharded DTensor inside loss_parallel (documented for cross-entropy only, but "
+               "not refused): the loss is right, its gradient is not: entries off the target are nonzero (the "
+               "gradient of nll_loss is -w_y/n at the target and 0 elsewhere); right only where every target is "
+               "ignored",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-spatial-2d-gradient",
+        loss="cross_entropy",
+        tags=({"spatial-2d", "class-indices"},),
+        tests=("gradient",),
+        implementation="loss_parallel",
+        reason="cross_entropy of (N, C, H, W) logits sharded on C with class-index targets: the loss is right, the "
+               "gradient is wrong (the (N, C, d) and (N, C) layouts are right)",
+        thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
+    ),
+    Quirk(
+        name="loss-parallel-peaked-bfloat16-gradient",
+        loss="cross_entropy",
+        tags=({"peaked", "class-indices"},),
+        dtypes=("bfloat16",),
+        devices=("cpu",),
+        tests=("gradient",),
+        implementation="loss_parallel",
+        reason="a softmax peaked at the target in bfloat16: the gradient's target entry is wrong as eager torch's "
+               "(log-softmax-bfloat16-peaked-cpu: the local log_softmax's backward runs torch's CPU kernel); the "
+               "loss itself is right, its log-sum-exp being loss_parallel's own",
+        thread="https://github.com/pytorch/pytorch/issues/140222",
+    ),
+    Quirk(
+        name="loss-parallel-peaked-float16-gradient",
+        loss="cross_entropy",
+        samples=("sharp-peaked0.9998-V32768-none",),
+        dtypes=("float16",),
+        devices=("cpu",),
+        tests=("gradient",),
+        implementation="loss_parallel",
+        reason="as loss-parallel-peaked-bfloat16-gradient, in float16 above a peak of 0.9998 "
+               "(log-softmax-float16-peaked-cpu)",
+        thread="https://github.com/pytorch/pytorch/issues/140222",
+    ),
+
 )
 
 

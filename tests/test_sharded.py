@@ -60,9 +60,10 @@ def _run(sharded_case, groups, rng, impl, request, test):
     if accepted is not None and not split.kinds & set(accepted):
         pytest.skip(f"{implementation} accepts {' and '.join(accepted)} splits only, not {split.id} "
                     f"({', '.join(sorted(split.kinds))})")
-    apply_quirk(request, record, sample, device, test, dtype=dtype,
+    call = gate.draw(sample, dtype, rng)
+    apply_quirk(request, record, sample, device, test, dtype=dtype, inputs=call,
                 implementation="loss_parallel" if implementation.spec == "loss_parallel" else "sharded")
-    gate.check(record, sample, device, dtype, split, implementation.module_name, groups.on(device), rng, test)
+    gate.check(record, sample, call, device, dtype, split, implementation.module_name, groups.on(device), rng, test)
 
 
 def test_sharded_forward(sharded_case, sharded_groups, rng, impl, request):

@@ -105,13 +105,18 @@ def _shard(array, axis, bounds):
     return np.take(array, np.arange(*bounds), axis=axis)
 
 
-def check(record, sample, device, dtype, split, module, ranks: Ranks, rng, test: str) -> None:
-    """Run the case on every rank; check the loss (``test="forward"``) or the gradient shards
-    (``"gradient"``) against the dense reference."""
-    name = record.name
+def draw(sample, dtype, rng):
+    """The sample's call as the ranks and the reference see it: floats rounded to ``dtype``
+    (torch tensors on the CPU; each rank moves its shard to its device)."""
     args, kwargs = sample.build(rng)
-    torch_args, torch_kwargs = to_torch_call(args, kwargs, dtype, "cpu")
-    ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
+    return to_torch_call(args, kwargs, dtype, "cpu")
+
+
+def check(record, sample, call, device, dtype, split, module, ranks: Ranks, rng, test: str) -> None:
+    """Run ``call`` (from :func:`draw`) on every rank; check the loss (``test="forward"``) or the
+    gradient shards (``"gradient"``) against the dense reference."""
+    name = record.name
+    ref_args, ref_kwargs = to_numpy_call(*call)
     expected = getattr(lossref, name)(*ref_args, **ref_kwargs)
     label = f"{name} {sample.id} {device} {dtype_name(dtype)} {split.id}"
     tol = tolerance(dtype, record.conditioning)

@@ -37,9 +37,10 @@ from .interface import ClassShard, class_axes, is_sharded
 #: Seconds a rank has to join the group after it starts (importing torch takes 2-4 s a process
 #: when four start at once on two cores).
 START_TIMEOUT = 120.0
-#: Seconds every rank has to answer one case (they take milliseconds; a slow machine under
-#: pytest -n gets a wide margin): past it, a rank is hung.
-CASE_TIMEOUT = 60.0
+#: Seconds every rank has to answer one case (they take milliseconds, the largest vocabulary a
+#: second; a slow machine under pytest -n gets a wide margin): past it, a rank is hung.
+#: ``LOSSREF_RANK_TIMEOUT`` sets another.
+CASE_TIMEOUT = float(os.environ.get("LOSSREF_RANK_TIMEOUT", "60"))
 #: Seconds the other ranks get to answer once one has raised: they may raise too (bad input seen
 #: by all), or wait in a collective the raising rank never joins.
 GRACE = 5.0
