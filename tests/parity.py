@@ -34,15 +34,16 @@ def _dtype_of(request):
 
 
 def apply_quirk(request, record, sample, device, test, layout="contiguous", dtype=None, inputs=None,
-                implementation="torch"):
+                implementation="torch", split=()):
     """Expect a known torch quirk where it shows (on the registry ``sample``: its id and its
     tags); ``inputs``: the drawn torch (args, kwargs), for a quirk that shows on some draws only;
-    ``implementation``: which of torch's the test runs ("torch", "loss_parallel")."""
+    ``implementation``: which of torch's the test runs ("torch", "loss_parallel"); ``split``: the
+    tags of a sharded case's class split."""
     dtype = _dtype_of(request) if dtype is None else dtype_name(dtype)
     if inputs is not None:
         inputs = to_numpy_call(*inputs)
     quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags,
-                        implementation=implementation)
+                        implementation=implementation, split=split)
     if quirk is not None:
         expect_quirk(request, quirk)
 
@@ -54,8 +55,10 @@ def expect_quirk(request, quirk):
     included) is free not to share torch's bug, so there a pass is reported as XPASS."""
     own_torch = not impl_chosen(request.config) or quirk.implementation != "torch"   # loss_parallel is torch's too
     kind = "documented limit" if quirk.documented else "known torch quirk"
-    request.applymarker(pytest.mark.xfail(strict=quirk.deterministic and own_torch, run=not quirk.hangs,
-                                          reason=f"{kind} {quirk.name}: {quirk.reason} ({quirk.thread})"))
+    reason = f"{kind} {quirk.name}: {quirk.reason} ({quirk.thread})"
+    if quirk.hangs:
+        pytest.xfail(f"not run: {reason}")    # a case that never returns is not worth its timeout
+    request.applymarker(pytest.mark.xfail(strict=quirk.deterministic and own_torch, reason=reason))
 
 
 def implementation_of(impl, record):

@@ -27,11 +27,12 @@ _BY_NAME = {q.name: q for q in QUIRKS}
 
 
 def find(loss: str, sample: str, device: str, test: str, layout: str = "contiguous",
-         dtype: str | None = None, inputs: tuple | None = None, *, tags=(), implementation="torch") -> Quirk | None:
+         dtype: str | None = None, inputs: tuple | None = None, *, tags=(), implementation="torch",
+         split=()) -> Quirk | None:
     """The quirk expected on this case with the installed torch: ``sample`` is the registry
     sample's id, ``tags`` its tags (``Sample.tags``); ``inputs`` (args, kwargs as NumPy)
     decides a quirk that ``shows_on`` some draws only (without them, such a quirk is not
     expected)."""
     found = _records.find(loss, sample, device, test, layout, dtype, inputs, tags=tags, version=releases.INSTALLED,
-                          implementation=implementation)
+                          implementation=implementation, split=split)
     return None if found is None else _BY_NAME[found.name]

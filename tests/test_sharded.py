@@ -61,7 +61,7 @@ def _run(sharded_case, groups, rng, impl, request, test):
         pytest.skip(f"{implementation} accepts {' and '.join(accepted)} splits only, not {split.id} "
                     f"({', '.join(sorted(split.kinds))})")
     call = gate.draw(sample, dtype, rng)
-    apply_quirk(request, record, sample, device, test, dtype=dtype, inputs=call,
+    apply_quirk(request, record, sample, device, test, dtype=dtype, inputs=call, split=split.tags,
                 implementation="loss_parallel" if implementation.spec == "loss_parallel" else "sharded")
     gate.check(record, sample, call, device, dtype, split, implementation.module_name, groups.on(device), rng, test)
 

@@ -99,6 +99,13 @@ class Split:
     def id(self) -> str:
         return "split" + "+".join(map(str, self.sizes))
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """Its kinds, and what it makes of a rank: "empty-rank" (a rank owns no class),
+        "single-class-rank" (one owns a single class). Quirk records select splits by these."""
+        owned = {"empty-rank": 0 in self.sizes, "single-class-rank": 1 in self.sizes}
+        return self.kinds | {tag for tag, shows in owned.items() if shows}
+
     def bounds(self, rank: int) -> tuple[int, int]:
         start = sum(self.sizes[:rank])
         return start, start + self.sizes[rank]
