@@ -534,7 +534,8 @@ def _softmax_peaks_above(input, threshold: float) -> bool:
     if x.size == 0:
         return False
     axis = 0 if x.ndim == 1 else 1
-    largest = 1.0 / np.sum(np.exp(x - np.max(x, axis=axis, keepdims=True)), axis=axis)
+    with np.errstate(invalid="ignore", over="ignore"):   # a row with inf or nan: no peak (nan compares False)
+        largest = 1.0 / np.sum(np.exp(x - np.max(x, axis=axis, keepdims=True)), axis=axis)
     return bool(np.any(largest > threshold))
 
 
