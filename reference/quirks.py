@@ -373,8 +373,8 @@ QUIRKS: tuple[Quirk, ...] = (
         implementation="loss_parallel",
         hangs=True,
         reason="DTensor's own split (torch.chunk's) leaves the last ranks without a class when C is not a multiple "
-               "of ceil(C/N) (5 classes over 4 ranks: 2+2+1+0): the rank that owns none raises IndexError 'index 0 "
-               "is out of bounds for dimension 0 with size 0' and the others wait in the next collective for ever "
+               "of ceil(C/N) (5 classes over 4 ranks: 2+2+1+0): the rank that owns none raises 'index 0 is out "
+               "of bounds for dimension ... with size 0' and the others wait in the next collective for ever "
                "(the gloo timeout, 30 min by default); not run",
         thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
     ),
@@ -420,13 +420,13 @@ QUIRKS: tuple[Quirk, ...] = (
         name="loss-parallel-probabilities-not-refused",
         loss=("cross_entropy", "linear_cross_entropy"),
         tags=({"probability-targets"},),
-        tests=("forward", "gradient"),
-        deterministic=False,   # right on some inputs (most float64 calls without smoothing), wrong on others
+        tests=("gradient",),
+        deterministic=False,   # right on most calls without label smoothing, wrong on the others
         implementation="loss_parallel",
         reason="class probabilities are documented as unsupported, but a probability target sharded like the "
-               "logits is not refused: it computes, right on most calls without label smoothing and wrong (loss "
-               "and gradient) with it on every one, with linear_cross_entropy's linear_bias, and in float32 and "
-               "bfloat16 at 32768 classes; a silent wrong number where a refusal was documented",
+               "logits is not refused: the loss (a partial DTensor: its full_tensor()) is right, and its gradient "
+               "is wrong with label smoothing (every call), with linear_cross_entropy's linear_bias, and in "
+               "float32 and bfloat16 at 32768 classes: a silent wrong gradient where a refusal was documented",
         thread=_LOSS_PARALLEL_DOCS + " (no upstream issue found)",
     ),
     Quirk(

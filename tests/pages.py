@@ -333,14 +333,21 @@ def _section_quirks(record) -> list[str]:
         named = ", ".join(_code(i) for i in q.samples)
         samples = (f"samples tagged {kinds}" + (f", and the samples {named}" if named else "") if kinds
                    else f"samples {named}")
-        where = [samples, f"devices {', '.join(q.devices)}",
-                 f"tests {', '.join(q.tests)}"]
+        where = ([f"torch's `{q.implementation}` (the sharded tier, [sharded.md](../sharded.md))"]
+                 if q.implementation != "torch" else []) + [samples, f"devices {', '.join(q.devices)}",
+                                                            f"tests {', '.join(q.tests)}"]
+        if q.splits is not None:
+            where.append(f"splits with {', '.join(q.splits)}")
+        if q.documented:
+            where.append("a documented limit: the expected failure is its refusal")
+        if q.hangs:
+            where.append("hangs: not run")
         if q.dtypes is not None:
             where.append(f"dtypes {', '.join(q.dtypes)}")
         if tuple(q.layouts) != ("contiguous",):
             where.append(f"layouts {', '.join(q.layouts)}")
         if not q.deterministic:
-            where.append("not strict (torch's value is garbage that may match)")
+            where.append("not strict (torch's value is garbage, or right on some draws: it may match)")
         if q.fixed_in:
             where.append(f"fixed in torch {q.fixed_in}")
         lines += [f"- **{q.name}**: {q.reason}.", f"  Thread: {thread_markdown(q.thread)}.", f"  Where: {'; '.join(where)}."]

@@ -9,8 +9,8 @@ class dimension (``DTensor.from_local``, ``Shard(class axis)``) over a one-dimen
 plain tensors, replicated, as documented; a probability target is sharded like the logits (a
 ``DTensor`` too: its documentation says probabilities are not supported, and a plain tensor is
 refused). ``linear_cross_entropy`` gets its ``linear_weight`` and ``linear_bias`` as ``DTensor``
-sharded by rows and its input as a replicated ``DTensor``. The loss comes back as a replicated
-``DTensor``; its local tensor is the loss.
+sharded by rows and its input as a replicated ``DTensor``. The loss comes back as a ``DTensor``
+(replicated, or partial for a probability target); ``full_tensor()`` of it is the loss.
 
 DTensor's ``Shard`` placement splits as ``torch.chunk`` does: other splits cannot be expressed
 (``SPLITS``). What it supports, refuses and computes wrongly: docs/sharded.md, and its bugs are
@@ -56,7 +56,9 @@ def _sharded(local, axis, shard, classes_axis_size):
 
 
 def _local(loss):
-    return loss.to_local() if isinstance(loss, DTensor) else loss
+    """The loss as a plain tensor, the same on every rank: ``full_tensor()`` (differentiable), which
+    reduces a ``Partial`` result (a probability target gives one: each rank's local value is its part)."""
+    return loss.full_tensor() if isinstance(loss, DTensor) else loss
 
 
 def cross_entropy(input, target, weight=None, *, shard, **options):
