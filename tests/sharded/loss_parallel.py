@@ -36,13 +36,13 @@ def context():
     return loss_parallel()
 
 
-def _mesh(shard):
+def _mesh(shard, tensor):
+    """The group's one-dimensional mesh on the tensor's device type (cpu with gloo, cuda with NCCL)."""
     from torch.distributed.device_mesh import DeviceMesh
 
-    key = id(shard.group)
+    key = (id(shard.group), tensor.device.type)
     if key not in _MESHES:
-        device = "cpu"
-        _MESHES[key] = DeviceMesh(device, list(range(shard.world_size)))
+        _MESHES[key] = DeviceMesh(tensor.device.type, list(range(shard.world_size)))
     return _MESHES[key]
 
 
@@ -51,7 +51,7 @@ def _sharded(local, axis, shard, classes_axis_size):
     shape = list(local.shape)
     shape[axis] = classes_axis_size
     dense = torch.empty(shape, device="meta")
-    return DTensor.from_local(local, _mesh(shard), [Shard(axis)], run_check=False, shape=dense.shape,
+    return DTensor.from_local(local, _mesh(shard, local), [Shard(axis)], run_check=False, shape=dense.shape,
                               stride=dense.stride())
 
 
@@ -75,7 +75,7 @@ def nll_loss(input, target, weight=None, *, shard, **options):
 
 
 def linear_cross_entropy(input, linear_weight, target, *, shard, linear_bias=None, **options):
-    whole = DTensor.from_local(input, _mesh(shard), [Replicate()], run_check=False)
+    whole = DTensor.from_local(input, _mesh(shard, input), [Replicate()], run_check=False)
     rows = _sharded(linear_weight, 0, shard, shard.classes)
     if linear_bias is not None:
         linear_bias = _sharded(linear_bias, 0, shard, shard.classes)
