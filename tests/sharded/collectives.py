@@ -114,12 +114,19 @@ def _owned_target(log_probs, target, kept, shard):
     return torch.where(owned, log_probs.gather(1, index).squeeze(1), 0.0)
 
 
-def _checked_target(target, classes, ignore_index):
+def _kept(target, ignore_index, shard):
+    """The positions whose target counts (not ``ignore_index``), every one a class in range."""
     kept = target != ignore_index
-    bad = kept & ((target < 0) | (target >= classes))
+    bad = kept & ((target < 0) | (target >= shard.classes))
     if bad.any():
-        raise IndexError(f"target: class index {int(target[bad][0])} is out of bounds for {classes} classes")
+        raise IndexError(f"target: class index {int(target[bad][0])} is out of bounds for {shard.classes} classes")
     return kept
+
+
+def _smoothing_part(log_probs, w_class, shard):
+    """This rank's part of label smoothing's ``-Σ_c w_c log p_c / C``, over the whole vocabulary's C."""
+    view = (1, -1) + (1,) * (log_probs.dim() - 2)
+    return -(log_probs * w_class[shard.start:shard.stop].view(view)).sum(1) / shard.classes
 
 
 def _reduce(losses, reduction, denominator):
@@ -146,14 +153,13 @@ def _batched(fn):
 def _nll(log_probs, target, weight, *, shard, ignore_index, reduction, label_smoothing=0.0):
     """``-(1-ε) w_y log p_y - ε Σ_c w_c log p_c / C`` per position, over sharded log-probabilities."""
     target = target.long()      # a uint8 target indexes as a class, never as a mask
-    kept = _checked_target(target, shard.classes, ignore_index)
+    kept = _kept(target, ignore_index, shard)
     w_class = torch.ones(shard.classes, dtype=log_probs.dtype, device=log_probs.device) if weight is None \
         else weight.to(log_probs.dtype)
     w_target = torch.where(kept, w_class[torch.where(kept, target, 0)], 0.0)
     part = -w_target * _owned_target(log_probs, target, kept, shard)
     if label_smoothing:
-        view = (1, -1) + (1,) * (log_probs.dim() - 2)
-        smooth = -(log_probs * w_class[shard.start:shard.stop].view(view)).sum(1) / shard.classes
+        smooth = _smoothing_part(log_probs, w_class, shard)
         part = (1 - label_smoothing) * part + label_smoothing * torch.where(kept, smooth, 0.0)
     return _reduce(_SumOfParts.apply(part, shard.group), reduction, w_target.sum())
 
