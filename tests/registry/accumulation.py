@@ -106,13 +106,19 @@ def _bce_logits(args, kwargs):
     x, y = (np.asarray(a) for a in args[:2])
     m = np.maximum(-x, 0.0)
     soft = np.log1p(np.exp(-np.abs(x)))
+    pw = kwargs.get("pos_weight")
+    # pos_weight p: the log-sigmoid part times (p - 1) y + 1 (its product, sum and product rounded too)
+    scale = 1.0 if pw is None else 3 * np.abs((np.asarray(pw) - 1) * y + 1) + np.abs((np.asarray(pw) - 1) * y)
     # (1 - y) x (two roundings), max, two exps and their sum and log (each O(soft) or |m|),
     # the two additions: counted as 4 roundings of each component, plus the result.
-    return 4 * (np.abs((1 - y) * x) + m + soft) + _terms("binary_cross_entropy_with_logits", args, kwargs)
+    return 4 * (np.abs((1 - y) * x) + scale * (m + soft)) + _terms("binary_cross_entropy_with_logits", args, kwargs)
 
 
 def _kl(args, kwargs):
     x, y = (np.asarray(a) for a in args[:2])
+    if kwargs.get("log_target"):
+        # exp(y), y - x, their product: each relative: 3|t|.
+        return 3 * _terms("kl_div", args, kwargs)
     with np.errstate(divide="ignore", invalid="ignore"):
         ylogy = np.where(y > 0, np.abs(y * np.log(np.where(y > 0, y, 1.0))), 0.0)
     # log y (or xlogy), y * x, the subtraction (and a product): 2|y log y| + |y x| + 2|t|.
@@ -121,15 +127,30 @@ def _kl(args, kwargs):
 
 def _poisson(args, kwargs):
     x, y = (np.asarray(a) for a in args[:2])
-    # exp(x), y * x, the subtraction.
-    return np.exp(x) + np.abs(y * x) + _terms("poisson_nll_loss", args, kwargs)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if kwargs.get("log_input", True):
+            # exp(x), y * x, the subtraction.
+            parts = np.exp(x) + np.abs(y * x)
+        else:
+            # x + eps (an absolute eps/2 in its log: |y|), its log, y * log, the subtraction: |x| + |y| + 2 |y log(x + eps)|.
+            parts = np.abs(x) + np.abs(y) + 2 * np.abs(y * np.log(x + kwargs.get("eps", 1e-8)))
+        if kwargs.get("full"):
+            # Stirling's y log y - y + log(2 pi y) / 2 where y > 1: 4 roundings of each of its parts.
+            ys = np.where(y > 1, y, 1.0)
+            parts = parts + np.where(y > 1, 4 * (np.abs(ys * np.log(ys)) + ys + np.abs(0.5 * np.log(2 * np.pi * ys))),
+                                     0.0)
+    return parts + _terms("poisson_nll_loss", args, kwargs)
 
 
 def _gaussian(args, kwargs):
     x, y, v = (np.asarray(a) for a in args[:3])
+    if v.ndim == x.ndim - 1:     # torch unsqueezes a var of one dimension less
+        v = v[..., None]
+    v = np.maximum(v, kwargs.get("eps", 1e-6))
     q = (x - y) ** 2 / v
-    # log v; d (2q in d^2), d^2, / v; the sum; * 0.5: 0.5 (|log v| + 4q) + 2|t|.
-    return 0.5 * (np.abs(np.log(v)) + 4 * q) + 2 * _terms("gaussian_nll_loss", args, kwargs)
+    # log v; d (2q in d^2), d^2, / v; the sum; * 0.5: 0.5 (|log v| + 4q) + 2|t| (full: + log(2 pi)/2, rounded).
+    return 0.5 * (np.abs(np.log(v)) + 4 * q) + 2 * _terms("gaussian_nll_loss", args, kwargs) + (
+        np.log(2 * np.pi) if kwargs.get("full") else 0.0)
 
 
 def _soft_margin(args, kwargs):
@@ -422,3 +443,214 @@ def cases() -> list[Case]:
 
 def elementwise_gradient_magnitude(case: Case):
     return case.loss in ELEMENTWISE
+
+
+# --- the default suite's per-entry magnitudes of the element-wise losses ------------------------
+#
+# The registry records (tests/registry/{regression,binary,divergence,margin}.py) read their
+# ``value_magnitude`` and ``gradient_magnitude`` from here: the same rounding counts as the
+# tier's cases (the ``rounded`` functions above), on the suite's small samples and every option
+# of their grids (``lossref.tolerance``, "Entries far below 1").
+
+#: loss -> (the array arguments its ``rounded`` function takes, in order; the ``rounded`` function)
+ROUNDED = {loss: rounded for loss, (_, rounded) in ELEMENTWISE.items()}
+TERM_ARRAYS = {
+    **dict.fromkeys(("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                     "binary_cross_entropy_with_logits", "soft_margin_loss", "kl_div", "poisson_nll_loss",
+                     "hinge_embedding_loss"), ("input", "target")),
+    "margin_ranking_loss": ("input1", "input2", "target"),
+    "gaussian_nll_loss": ("input", "target", "var"),
+}
+#: The losses whose 'mean' divides by the sum of the weights (theirs, over the input's shape).
+WEIGHTED_MEAN = ("l1_loss", "mse_loss")
+
+
+def _d_bce_logits(name, a, kw):
+    x, y = a["input"], a["target"]
+    pw = kw.get("pos_weight")
+    p = 1.0 if pw is None else np.abs(pw)
+    s, soft = 1 / (1 + np.exp(-x)), np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0.0)
+    # input: (1 - y) + ((p - 1) y + 1)(sigmoid(x) - 1): its parts' roundings (the sigmoid's absolute);
+    # target: -x - (p - 1) softplus(-x): both parts; pos_weight: y softplus(-x) (its log and exp).
+    return {"input": (1 + p) * (s + np.abs(y) + 1), "target": np.abs(x) + (1 + p) * soft,
+            "pos_weight": 2 * np.abs(y) * soft}.get(name)
+
+
+def _d_kl(name, a, kw):
+    x, y = a["input"], a["target"]
+    if name != "target":
+        return 0.0    # -y or -exp(y): a product, relative
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if kw.get("log_target"):
+            return np.exp(y) * (np.abs(y) + 1 + np.abs(x))            # exp(y) (y + 1 - x)
+        return np.where(y > 0, np.abs(np.log(np.where(y > 0, y, 1.0))) + 1 + np.abs(x), 0.0)   # log y + 1 - x
+
+
+def _d_poisson(name, a, kw):
+    x, y = a["input"], a["target"]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if name == "input":   # exp(x) - y, or 1 - y / (x + eps)
+            return np.exp(x) + np.abs(y) if kw.get("log_input", True) else 1 + np.abs(y / (x + kw.get("eps", 1e-8)))
+        ys = np.where(y > 1, y, 1.0)
+        stirling = np.where(y > 1, np.abs(np.log(ys)) + 2 + 1 / (2 * ys), 0.0) if kw.get("full") else 0.0
+        # -x, or -log(x + eps): the sum x + eps rounded is an absolute eps/2 in its log (the 1)
+        return np.abs(x) + stirling if kw.get("log_input", True) else np.abs(np.log(x + kw.get("eps", 1e-8))) + 1 + stirling
+
+
+def _d_gaussian(name, a, kw):
+    if name != "var":
+        return 0.0    # ±(x - y) / v: relative
+    x, y, v = a["input"], a["target"], np.maximum(a["var"], kw.get("eps", 1e-6))
+    return 0.5 * (1 / v + (x - y) ** 2 / v ** 2)    # 1/2 (1/v - d^2/v^2): the two parts cancel
+
+
+def _d_sigmoid(name, a, kw):
+    # soft_margin: -y sigmoid(-y x), computed as exp and a quotient: relative, but counted as the
+    # sigmoid's absolute rounding (its autograd formula subtracts from 1 on some paths).
+    return 1.0 if name == "input" else 0.0
+
+
+#: loss -> (parameter, {name: float64 array broadcast to the terms' shape}, options) -> the magnitude of
+#: the terms each per-term derivative is built from, beyond its own value (0: a product or quotient of
+#: exact inputs and their exact differences, relative only; the term's |derivative| is always added).
+DERIVATIVE_TERMS = {
+    "binary_cross_entropy": lambda name, a, kw: (
+        0.0 if name == "input" else np.abs(np.log(np.clip(a["input"], 1e-300, 1))) + np.abs(
+            np.log(np.clip(1 - a["input"], 1e-300, 1))) + 1),  # (x - y) / (x (1 - x)); log(1 - x) - log x (1 - x rounded)
+    "binary_cross_entropy_with_logits": _d_bce_logits,
+    "kl_div": _d_kl,
+    "poisson_nll_loss": _d_poisson,
+    "gaussian_nll_loss": _d_gaussian,
+    "soft_margin_loss": _d_sigmoid,
+}
+
+
+def _float(v):
+    return np.asarray(v, dtype=np.float64)
+
+
+def _call(loss, args, kwargs):
+    """The call's arguments by name (``bound``), and the ``rounded`` function's (args, kwargs):
+    the term arrays in order, the options (no weight, no reduction: the terms are unweighted)."""
+    import inspect
+    bound = inspect.signature(getattr(lossref, loss)).bind(*args, **kwargs)
+    bound.apply_defaults()
+    named = dict(bound.arguments)
+    # a Python float var (gaussian_nll_loss) stays one: the reference refuses a 0-d var for a larger input
+    arrays = tuple(_float(named[n]) if isinstance(named[n], (np.ndarray, np.generic)) else named[n]
+                   for n in TERM_ARRAYS[loss])
+    options = {k: (_float(v) if k == "pos_weight" and v is not None else v) for k, v in named.items()
+               if k not in TERM_ARRAYS[loss] and k not in ("weight", "reduction")}
+    return named, arrays, options
+
+
+def _count(loss, named, terms):
+    reduction, weight = named["reduction"], named.get("weight")
+    if reduction != "mean":
+        return 1.0
+    if weight is not None and loss in WEIGHTED_MEAN:
+        return abs(float(_float(weight).sum()))
+    return float(terms.size)
+
+
+def _finite(a):
+    """A non-finite magnitude (a term of nan or inf: its entry is compared for nan or inf, not a
+    tolerance) becomes 1, the O(1) model, so that no scale of nan turns a comparison off."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, 1.0)
+
+
+def _weight_factor(loss, named, shape):
+    weight = named.get("weight")
+    return np.ones(shape) if weight is None else np.broadcast_to(np.abs(_float(weight)), shape)
+
+
+def record_value_magnitude(loss):
+    """``value_magnitude`` of an element-wise loss's record: per term, its ``rounded`` roundings
+    (times its weight, whose product rounds once more: + |w t|); 'none' those, 'mean' and 'sum' their
+    sum over the count (rounded once more in the dtype: the |expected| part of the tolerance) with the
+    float32 (or the dtype's) sum of the terms' magnitudes over ``log2(n)`` partial sums."""
+    def magnitude(*args, **kwargs):
+        named, arrays, options = _call(loss, args, kwargs)
+        with np.errstate(all="ignore"):
+            terms = np.abs(getattr(lossref, loss)(*arrays, **dict(options, reduction="none")))
+            w = _weight_factor(loss, named, terms.shape)
+            rounded = np.broadcast_to(_finite(ROUNDED[loss](arrays, options)), terms.shape) * w + (
+                0.0 if named.get("weight") is None else w * terms)
+            if named["reduction"] == "none":
+                return Magnitude(rounded=_finite(rounded), accumulated=0.0)
+            count = _count(loss, named, terms)
+            depth = np.log2(max(terms.size, 2))
+            return Magnitude(rounded=_finite(rounded.sum() / count), accumulated=_finite(depth * (w * terms).sum() / count))
+    return magnitude
+
+
+def record_gradient_magnitude(loss):
+    """``gradient_magnitude`` of an element-wise loss's record: entry i of d loss / d p is
+    ``g_i w_i / count`` times one term's derivative, so its magnitude is ``|g_i| |w_i| / count``
+    times the term's |derivative| plus the magnitude of the terms that derivative is built from
+    (:data:`DERIVATIVE_TERMS`); an argument broadcast into the terms' shape sums its entries'
+    magnitudes over the broadcast axes (``accumulated``: ``log2`` of that count partial sums). The
+    weight's gradient is the term itself (its ``rounded`` roundings), less the mean where the mean
+    divides by the weights' sum. Relative to ``g / count``: a 'mean' gradient entry of 1e-3 is held
+    to 16 eps of 1e-3, not of 1."""
+    def magnitude(grad_output, *args, **kwargs):
+        from lossref._common import sum_to_shape
+        named, arrays, options = _call(loss, args, kwargs)
+        parameters = [n for n in _array_names(loss)]
+        with np.errstate(all="ignore"):
+            terms = getattr(lossref, loss)(*arrays, **dict(options, reduction="none"))
+            shape = terms.shape
+            full = {n: np.broadcast_to(_float(named[n]), shape) for n in TERM_ARRAYS[loss] if n != "var"}
+            if loss == "gaussian_nll_loss":
+                v = _float(named["var"])
+                short = v.ndim == np.ndim(named["input"]) - 1     # torch unsqueezes a var of one dimension less
+                full["var"] = np.broadcast_to(v[..., None] if short else v, shape)
+            count = _count(loss, named, terms)
+            g = np.broadcast_to(np.abs(_float(grad_output)), shape) * _weight_factor(loss, named, shape) / count
+            derivatives = getattr(lossref, f"{loss}_backward")(
+                np.ones(shape), *(full[n] for n in TERM_ARRAYS[loss]), **dict(options, reduction="none"))
+            extra = DERIVATIVE_TERMS.get(loss, lambda *_: 0.0)
+            out = []
+            for position, name in enumerate(parameters):
+                value = named.get(name)
+                if value is None or not isinstance(value, (np.ndarray, np.generic)):
+                    out.append(None)
+                    continue
+                if name == "weight":
+                    per = np.abs(_float(grad_output)) * (np.abs(terms) + _finite(ROUNDED[loss](arrays, options)))
+                    if named["reduction"] == "mean" and loss in WEIGHTED_MEAN:
+                        per = per + np.abs(_float(grad_output)) * np.abs(getattr(lossref, loss)(*args, **kwargs))
+                    per = np.broadcast_to(per, shape) / count
+                elif name == "pos_weight":     # y softplus(-x) per term (its |derivative| is in the count)
+                    per = g * extra(name, full, options)
+                else:
+                    d = derivatives[TERM_ARRAYS[loss].index(name)] if name in TERM_ARRAYS[loss] else None
+                    if d is None:
+                        out.append(None)
+                        continue
+                    per = g * (np.abs(d) + extra(name, full, options))
+                per = _finite(per)
+                target_shape = np.shape(value)
+                if name == "var" and short:
+                    summed = sum_to_shape(per, target_shape + (1,)).reshape(target_shape)
+                else:
+                    summed = sum_to_shape(per, target_shape)
+                folded = max(per.size // max(summed.size, 1), 1)
+                out.append(Magnitude(rounded=summed, accumulated=summed * np.log2(max(folded, 2)) if folded > 1 else 0.0))
+            return tuple(out)
+    return magnitude
+
+
+def _array_names(loss):
+    from lossref._common import array_parameters
+    return array_parameters(getattr(lossref, loss))
+
+
+def elementwise_magnitudes(loss):
+    """The record's keywords: ``LossRecord(..., **elementwise_magnitudes(name))``."""
+    value, gradient = record_value_magnitude(loss), record_gradient_magnitude(loss)
+    # the name docs/losses/ shows: where the model is written
+    value.__name__ = value.__qualname__ = f'accumulation.record_value_magnitude("{loss}")'
+    gradient.__name__ = gradient.__qualname__ = f'accumulation.record_gradient_magnitude("{loss}")'
+    return dict(value_magnitude=value, gradient_magnitude=gradient)

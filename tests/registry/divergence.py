@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lossref._common import reduce
 
-from ..tolerances import Magnitude
 from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities, shape_tags
+from .accumulation import elementwise_magnitudes
 
 NAN, INF = np.nan, np.inf
 WIDE = (torch.float64, torch.float32)   # edge samples whose values do not fit half precision
@@ -119,7 +118,7 @@ def _rates(rng, shape, log_input):
     # e^x ≈ t in the gradient) costs a factor (e^x + |t·x|)/(1 + |loss|), at most ~15 for
     # |x| <= 2 and t <= 4 (a few roundings: under 32). Hence log-rates in [-2, 2] and
     # conditioning 1. Where terms do cancel (edge-large-log-input: x = 5, t = 100), the record's
-    # value_magnitude holds the entry to its terms' rounding (_poisson_value_magnitude).
+    # value_magnitude holds the entry to its terms' rounding (tests/registry/accumulation.py: _poisson, the record's value_magnitude).
     # log_input=False: rates in [0.1, 4], away from x + eps = 0 (edge samples).
     if log_input:
         return rng.uniform(-2.0, 2.0, size=shape)
@@ -288,31 +287,9 @@ def _gaussian_errors():
 
 
 
-def _poisson_value_magnitude(input, target, log_input=True, full=False, *, eps=1e-8, reduction="mean"):
-    r"""Magnitudes of the terms of poisson_nll_loss's value (tests/tolerances.py).
-
-    An entry is ``e^x - t x`` (``x - t log(x + eps)``) plus, with ``full`` and ``t > 1``,
-    ``t log t - t + log(2 pi t) / 2``: each term rounded once, and their sum as large as the
-    terms where they cancel (``x = 5, t = 100``: terms of ~500 leave a loss of 12, whose
-    rounding is the terms', 40 times the loss's own). So ``rounded`` and ``accumulated`` are
-    both the sum of the terms' magnitudes, reduced as the loss is."""
-    x = np.asarray(input, dtype=np.float64)
-    t = np.asarray(target, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if log_input:
-            terms = np.exp(x) + np.abs(t * x)
-        else:
-            terms = np.abs(x) + np.abs(t * np.log(x + eps))
-        if full:
-            stirling = np.abs(t * np.log(t)) + np.abs(t) + np.abs(0.5 * np.log(2.0 * np.pi * t))
-            terms = terms + np.where(t > 1, stirling, 0.0)
-    terms = reduce(np.nan_to_num(terms, nan=0.0, posinf=0.0), reduction)   # a non-finite entry is compared exactly
-    return Magnitude(rounded=terms, accumulated=terms)
-
 RECORDS = [
-    LossRecord(name="kl_div", module="KLDivLoss", samples=_kl_samples, errors=_kl_errors),
-    LossRecord(name="poisson_nll_loss", module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors,
-               value_magnitude=_poisson_value_magnitude),
+    LossRecord(name="kl_div", **elementwise_magnitudes("kl_div"), module="KLDivLoss", samples=_kl_samples, errors=_kl_errors),
+    LossRecord(name="poisson_nll_loss", **elementwise_magnitudes("poisson_nll_loss"), module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors),
     # conditioning 4 (a broadcast var's gradient sums cancelling terms): lossref.tolerance.CONDITIONING
-    LossRecord(name="gaussian_nll_loss", module="GaussianNLLLoss", samples=_gaussian_samples, errors=_gaussian_errors),
+    LossRecord(name="gaussian_nll_loss", **elementwise_magnitudes("gaussian_nll_loss"), module="GaussianNLLLoss", samples=_gaussian_samples, errors=_gaussian_errors),
 ]
