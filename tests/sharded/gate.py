@@ -28,10 +28,10 @@ import pytest
 import torch
 
 import lossref
-from lossref._common import array_parameters, positional_parameters
 
 from ..compare import Mismatch, assert_matches
 from ..convert import to_numpy, to_numpy_call, to_torch_call
+from ..parity import arguments_by_name, array_parameters, positional_parameters
 from ..registry import by_name
 from ..tolerances import dtype_name, magnitude_scale, tolerance
 from .interface import MAX_WORLD_SIZE, SHARDABLE, class_axes, classes_of, splits  # noqa: F401
@@ -51,13 +51,7 @@ def sample_classes(loss: str, sample_id: str) -> int:
     """The number of classes of a sample (its shapes do not depend on the draw)."""
     sample = next(s for s in by_name[loss].samples() if s.id == sample_id)
     args, kwargs = sample.build(np.random.default_rng(0))
-    return classes_of(loss, _named(loss, args, kwargs))
-
-
-def _named(loss, args, kwargs) -> dict:
-    named = dict(zip(positional_parameters(getattr(lossref, loss)), args))
-    named.update(kwargs)
-    return named
+    return classes_of(loss, arguments_by_name(loss, args, kwargs))
 
 
 def world_size(config) -> int:
@@ -120,13 +114,13 @@ def check(record, sample, call, device, dtype, split, module, ranks: Ranks, rng,
     expected = getattr(lossref, name)(*ref_args, **ref_kwargs)
     label = f"{name} {sample.id} {device} {dtype_name(dtype)} {split.id}"
     tol = tolerance(dtype, record.conditioning)
-    parameters = array_parameters(getattr(lossref, name))
+    parameters = array_parameters(name)
     grad_output, leaves, ref_grads = None, (), ()
     if test == "gradient":
         grad_output = _upstream(rng, expected.shape, dtype)
         ref_grads = getattr(lossref, f"{name}_backward")(grad_output, *ref_args, **ref_kwargs)
         leaves = tuple(p for p, g in zip(parameters, ref_grads) if g is not None)
-    case = Case(label, module, name, ref_args, ref_kwargs, positional_parameters(getattr(lossref, name)),
+    case = Case(label, module, name, ref_args, ref_kwargs, positional_parameters(name),
                 dtype_name(dtype), device, split.sizes, grad_output, leaves)
     answers = ranks.run(case)
 
@@ -143,7 +137,7 @@ def check(record, sample, call, device, dtype, split, module, ranks: Ranks, rng,
                                f"{label}: value", "value", "value")
         return
 
-    axes = class_axes(name, _named(name, ref_args, ref_kwargs))
+    axes = class_axes(name, arguments_by_name(name, ref_args, ref_kwargs))
     magnitudes = (record.gradient_magnitude(grad_output, *ref_args, **ref_kwargs)
                   if record.gradient_magnitude is not None else ())
     for position, (parameter, ref_grad) in enumerate(zip(parameters, ref_grads)):
