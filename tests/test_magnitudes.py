@@ -23,6 +23,8 @@ RECORD = {r.name: r for r in RECORDS}
 @pytest.mark.parametrize("loss", ["l1_loss", "mse_loss"])
 def test_a_wrong_small_mean_gradient_entry_fails(loss):
     record, dtype = RECORD[loss], torch.bfloat16
+    if dtype not in record.dtypes["cpu"]:   # bounded by the installed release (mse_loss: 2.5+)
+        pytest.skip(f"torch {torch.__version__} has no CPU {loss} in {dtype}")
     rng = np.random.default_rng(18)
     n = 1024        # entries g/N in [0.5, 2] / 1024: ~1e-3
     x = torch.tensor(rng.normal(size=n), dtype=dtype)
