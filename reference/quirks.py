@@ -182,6 +182,25 @@ QUIRKS: tuple[Quirk, ...] = (
         thread="https://github.com/pytorch/pytorch/issues/140222",
     ),
     Quirk(
+        name="log-softmax-float32-peaked-cpu",
+        loss="cross_entropy",
+        samples=("sharp-peaked-V262144-none",),
+        devices=("cpu",),
+        tests=("forward", "gradient"),
+        layouts=("contiguous", "transposed", "strided", "class-axis-last", "expanded"),
+        dtypes=("float32",),
+        # How much is lost depends on the SIMD width (AVX2: 8 lanes; AVX-512 loses about half as
+        # much) and, within a few %, on the draw: at the bound here, so expected without strictness.
+        deterministic=False,
+        reason="torch's CPU log_softmax in float32 sums the exponentials lane by lane of its SIMD vector: the "
+               "lane holding the target's exp(0) = 1 drops every term below its half-ulp (6e-8), so at 262,144 "
+               "classes peaked at 0.999 an eighth of the 1e-3 of other mass is lost and the loss is 7.5 to 7.8 % "
+               "low (40 draws, AVX2; at 32,768 classes 2.6 to 2.9 %, inside the bound); torch.logsumexp of the "
+               "same float32 logits (cascade summation) is within 0.1 %, so the kernel does worse than torch's "
+               "own reductions",
+        thread="no upstream issue found (aten/src/ATen/native/cpu/SoftMaxKernel.cpp, _vec_log_softmax_lastdim)",
+    ),
+    Quirk(
         name="log-softmax-bfloat16-peaked-cpu-probability-targets",
         loss="cross_entropy",
         tags=({"probability-targets"},),
