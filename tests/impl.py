@@ -1,7 +1,8 @@
 """The implementation under test, in one place: ``lossref --impl MODULE`` (``--lossref-impl`` to pytest).
 
-Default ``torch.nn.functional``. ``compile`` means ``torch.compile`` applied to torch's
-own functions. Any other value is a dotted module exposing functions with
+Default ``torch.nn.functional``. ``compile[:BACKEND][:static]`` means ``torch.compile``
+applied to torch's own functions (tests/compiled.py: one compiled function per loss, dynamic
+shapes, every graph counted). Any other value is a dotted module exposing functions with
 ``torch.nn.functional``'s names and signatures (tensors in, tensors out). A loss the
 module lacks is skipped with that reason by the tests, never a collection error.
 
@@ -18,9 +19,9 @@ import importlib
 from functools import lru_cache
 from typing import Callable
 
-import torch
 import torch.nn.functional as F
 
+from .compiled import CompileSpec, CompiledFunctions
 from .plugin import DEFAULT_IMPL as DEFAULT  # one spelling of the default, in the plugin
 from .sharded.interface import is_sharded
 
@@ -31,16 +32,17 @@ BUILT_IN = {"loss_parallel": f"{__package__}.sharded.loss_parallel"}
 class Implementation:
     def __init__(self, spec: str = DEFAULT):
         self.spec = spec
-        if spec == "compile":
-            _compile_every_call()
+        #: The torch.compile backend and shapes, for ``compile...``; None for a module.
+        self.compiled = CompileSpec.parse(spec)
+        if self.compiled is not None:
             self._module = F
-            self._wrap = lambda fn: torch.compile(fn, dynamic=False, fullgraph=False)
+            self._wrap = CompiledFunctions(self.compiled).wrap
         else:
             try:
                 self._module = importlib.import_module(BUILT_IN.get(spec, spec))
             except Exception as error:   # ImportError, or whatever the module raises while it loads
                 raise ValueError(f"--impl {spec}: cannot import it ({type(error).__name__}: {error})") from None
-            self._wrap = lambda fn: fn
+            self._wrap = lambda name, fn: fn
         self._cache: dict[str, Callable | None] = {}
         #: Whether the module follows the sharded interface (its ``LOSSREF_INTERFACE``).
         self.sharded = is_sharded(self._module)
@@ -49,31 +51,20 @@ class Implementation:
         #: The module's importable name: what a rank of the sharded tier imports.
         self.module_name = self._module.__name__
 
+    @property
+    def torch_own(self) -> bool:
+        """Torch's own functions, eager or compiled: its exceptions and messages are expected."""
+        return self.spec == DEFAULT or self.compiled is not None
+
     def function(self, name: str) -> Callable | None:
         """The implementation's ``name``, or None where it has none."""
         if name not in self._cache:
             fn = getattr(self._module, name, None)
-            self._cache[name] = self._wrap(fn) if callable(fn) else None
+            self._cache[name] = self._wrap(name, fn) if callable(fn) else None
         return self._cache[name]
 
     def __repr__(self) -> str:
         return self.spec
-
-
-def _compile_every_call():
-    """torch.compile recompiles a function for each new shape and dtype, but after
-    ``recompile_limit`` (8) recompilations it runs the function eagerly, with one log line:
-    the suite calls each loss at hundreds of shapes and dtypes, so a ``--impl compile`` run
-    would test eager torch for all but the first eight. Lift the limits, and fail where
-    one is still hit."""
-    import torch._dynamo
-    dynamo = torch._dynamo.config
-    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit", "accumulated_cache_size_limit"):
-        if hasattr(dynamo, name):
-            setattr(dynamo, name, 1_000_000)
-    for name in ("fail_on_recompile_limit_hit", "fail_on_cache_limit_hit"):
-        if hasattr(dynamo, name):
-            setattr(dynamo, name, True)
 
 
 @lru_cache(maxsize=None)

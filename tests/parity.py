@@ -114,9 +114,17 @@ class _Snapshot:
 
 
 def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
+    """``fn``'s value against the reference. A function that asks for its value from the
+    training graph (``forward_requires_grad``: tests/compiled.py, so that the forward and the
+    gradient test of a sample share one compiled graph) gets the gradient test's leaves."""
     ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
     before = _Snapshot(record.name, torch_args, torch_kwargs)
-    got = result_to_numpy(fn(*torch_args, **torch_kwargs))   # an exception of the implementation propagates as is
+    if getattr(fn, "forward_requires_grad", False):
+        out, _ = _autograd(record.name, fn, torch_args, torch_kwargs, _float_leaves(record.name, torch_args,
+                                                                                     torch_kwargs), None)
+        got = result_to_numpy(out.detach())
+    else:
+        got = result_to_numpy(fn(*torch_args, **torch_kwargs))   # an exception of the implementation propagates as is
     before.assert_unchanged(what)
     expected = getattr(lossref, record.name)(*ref_args, **ref_kwargs)
     assert isinstance(expected, np.ndarray) and expected.dtype == np.float64, f"{what}: not a float64 ndarray"
@@ -146,6 +154,12 @@ def _autograd(name, fn, args, kwargs, leaves, transform):
             leaves = [n for n in leaves if n not in refused]
 
 
+def _float_leaves(name, torch_args, torch_kwargs) -> list[str]:
+    """The parameters a gradient test differentiates: every floating tensor argument."""
+    given = arguments_by_name(name, torch_args, torch_kwargs)
+    return [n for n in array_parameters(name) if isinstance(given.get(n), torch.Tensor) and given[n].is_floating_point()]
+
+
 def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     """autograd of ``fn`` for a random grad_output against ``reference.<name>_backward``.
 
@@ -155,7 +169,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     transform = record.gradient_transform
     names = array_parameters(record.name)
     given = arguments_by_name(record.name, torch_args, torch_kwargs)
-    float_leaves = [n for n in names if isinstance(given.get(n), torch.Tensor) and given[n].is_floating_point()]
+    float_leaves = _float_leaves(record.name, torch_args, torch_kwargs)
     before = _Snapshot(record.name, torch_args, torch_kwargs)
     out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_leaves, transform)
     # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a

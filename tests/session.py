@@ -24,7 +24,7 @@ import torch
 
 import lossref
 
-from . import compare
+from . import compare, compiled
 from . import impl as implementations
 from .classify import classify, first_line
 from .options import OptionError, check_all
@@ -220,6 +220,8 @@ class Suite:
         self.baseline = baseline
         self.results = Results()
         self.no_test_exercised = False
+        #: ``--impl compile...``: its tests report what they compiled (tests/compiled.py).
+        self.compiled = compiled.CompileSpec.parse(value(config, "impl")) is not None
         self._owned: dict[Path, bool] = {}
 
     def owns(self, item) -> bool:
@@ -291,12 +293,18 @@ class Suite:
         if not self.owns(item):
             return (yield)
         compare.observations.clear()
+        exercised = "impl" in item.fixturenames
+        observed = compiled.Observation() if exercised and self.compiled else None
         try:
             return (yield)
+        except compiled.RanEagerly as eager:   # not a compiled result: said, never passed
+            pytest.skip(str(eager))
         finally:
-            if compare.observations and "impl" in item.fixturenames:
+            if compare.observations and exercised:
                 item.user_properties.append(("worst_ulps", max(compare.observations)))
                 compare.observations.clear()
+            if observed is not None:
+                item.user_properties.extend(observed.properties())
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
@@ -371,6 +379,11 @@ class Suite:
                 by_entry[test.reason.removeprefix(REASON_PREFIX)].append(test.nodeid)
             for entry, nodeids in by_entry.items():
                 write(f"{entry}: {len(nodeids)} passed (e.g. {min(nodeids)})")
+        compiled_lines = compiled.summary_lines([t.properties for t in results.tests.values()])
+        if compiled_lines:
+            terminalreporter.section(f"lossref: what torch.compile compiled ({value(config, 'impl')})")
+            for line in compiled_lines:
+                write(line)
         if results.failures():
             terminalreporter.section("lossref: failures by category")
             for line in category_lines(results):

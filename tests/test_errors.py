@@ -12,7 +12,6 @@ import lossref
 
 from . import releases
 from .convert import as_tensor, to_torch_call
-from .impl import DEFAULT
 from .parity import implementation_of
 
 
@@ -24,7 +23,7 @@ def test_torch_refuses(error_case, impl):
     fn = implementation_of(impl, record)
     if case.torch_skip:
         pytest.skip(case.torch_skip)
-    own_torch = impl.spec in (DEFAULT, "compile")
+    own_torch = impl.torch_own
     with pytest.raises(case.torch_error if own_torch else Exception, match=case.torch_match if own_torch else None):
         fn(*map(as_tensor, case.args), **{k: as_tensor(v) for k, v in case.kwargs.items()})
 

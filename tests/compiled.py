@@ -1,0 +1,189 @@
+"""torch.compile as an implementation under test: ``--impl compile`` (inductor), ``--impl
+compile:aot_eager``, ``--impl compile:aot_eager_decomp_partition``, each optionally ``:static``.
+
+What is compiled, and how (docs/compiled.md says why):
+
+- **One compiled function per loss**, ``torch.compile(F.<loss>, backend=..., dynamic=True)``,
+  made once per run and shared by every test. Dynamo keeps one graph per set of guards, so a
+  graph compiled for one test serves every later test with the same dtypes, ranks, options and
+  ``None``/tensor pattern, whatever the sizes: shapes are symbolic (``dynamic=True``), except
+  sizes 0 and 1, which dynamo always specialises (empty batches and single classes get graphs
+  of their own). ``:static`` compiles every new shape instead (``dynamic=False``): the subset
+  run that says whether a finding depends on dynamic shapes.
+- **Backends place a finding.** ``aot_eager`` traces with dynamo and AOTAutograd and runs the
+  traced aten graph eagerly (torch's CompositeImplicit decompositions and its autograd
+  formulas, no code generation); ``aot_eager_decomp_partition`` adds inductor's decomposition
+  table and partitioner, still without code generation; ``inductor`` generates C++ (CPU) or
+  Triton (CUDA) code. A wrong value in all three is a tracing or autograd bug; in the last two,
+  a decomposition; in inductor only, code generation.
+- **Nothing runs eagerly unseen.** The backend is wrapped to count what it compiles and how
+  often a compiled graph runs. A call during which no compiled graph ran (dynamo skipped the
+  frame, or broke the graph before any operation) is not a compiled result: the test is skipped
+  with that reason, counted at the end of the run. Graph breaks (dynamo running part of a loss
+  eagerly between two graphs) are counted per loss with dynamo's reason. Every test carries its
+  graphs compiled and run in its report properties; the run's totals end the terminal summary.
+- Dynamo's recompile limit (8 per function, after which it silently runs eagerly) is lifted,
+  and hitting a limit fails the call instead.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+#: The backends ``--impl compile:BACKEND`` accepts; the first is ``--impl compile``'s.
+BACKENDS = ("inductor", "aot_eager", "aot_eager_decomp_partition")
+PREFIX = "compile"
+
+
+@dataclass(frozen=True)
+class CompileSpec:
+    backend: str = BACKENDS[0]
+    dynamic: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> "CompileSpec | None":
+        """``compile[:BACKEND][:static]`` -> the spec; None for any other implementation. A bad
+        backend or word raises ValueError naming what is accepted."""
+        head, _, rest = spec.partition(":")
+        if head != PREFIX:
+            return None
+        words = [w for w in rest.split(":") if w] if rest else []
+        dynamic = "static" not in words
+        words = [w for w in words if w != "static"]
+        if len(words) > 1 or (words and words[0] not in BACKENDS):
+            raise ValueError(f"--impl {spec}: expected compile[:BACKEND][:static] with BACKEND one of "
+                             f"{', '.join(BACKENDS)}")
+        return cls(words[0] if words else BACKENDS[0], dynamic)
+
+    @property
+    def name(self) -> str:
+        """The spelling of the spec: also the quirk records' ``implementation`` for this backend."""
+        return f"{PREFIX}:{self.backend}" + ("" if self.dynamic else ":static")
+
+
+@dataclass
+class Tally:
+    """What the backend compiled and ran, per loss: read by the suite after each call."""
+
+    compiled: collections.Counter = field(default_factory=collections.Counter)   # loss -> graphs compiled
+    runs: int = 0                                                                 # compiled graphs run
+    graph_breaks: collections.Counter = field(default_factory=collections.Counter)  # (loss, reason) -> n
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+TALLY = Tally()
+
+
+class RanEagerly(BaseException):
+    """No compiled graph ran during a call: its result is eager torch's, not the compiler's.
+    A BaseException, as pytest's own outcomes, so that no ``except Exception`` in a test (a
+    refusal expected) takes it for the implementation's answer: the suite skips the test."""
+
+
+#: The per-test report properties (``item.user_properties``) that carry what a test compiled.
+PROPERTIES = ("graphs_compiled", "graphs_run", "graph_breaks")
+
+
+class Observation:
+    """What the backend compiled and ran during one test: its report properties."""
+
+    def __init__(self):
+        self.compiled, self.runs = sum(TALLY.compiled.values()), TALLY.runs
+        self.breaks = collections.Counter(TALLY.graph_breaks)
+
+    def properties(self) -> list[tuple[str, object]]:
+        breaks = collections.Counter(TALLY.graph_breaks) - self.breaks
+        return [("graphs_compiled", sum(TALLY.compiled.values()) - self.compiled),
+                ("graphs_run", TALLY.runs - self.runs),
+                ("graph_breaks", sorted(f"{loss}: {reason}" for (loss, reason) in breaks.elements()))]
+
+
+def summary_lines(properties: list[dict]) -> list[str]:
+    """The end of a compiled run: graphs compiled and run, recompilations, graph breaks and
+    the tests that ran eagerly, from every test's properties (one process or ``-n``)."""
+    tests = [p for p in properties if "graphs_compiled" in p]
+    if not tests:
+        return []
+    by_loss = collections.Counter()
+    for p in tests:
+        by_loss[p.get("loss", "-")] += p["graphs_compiled"]
+    compiled = sum(by_loss.values())
+    breaks = collections.Counter(b for p in tests for b in p.get("graph_breaks", ()))
+    lines = [f"{compiled} graphs compiled by {len(tests)} tests ({compiled - len([n for n in by_loss.values() if n])} "
+             f"recompilations beyond one graph per loss), {sum(p['graphs_run'] for p in tests)} compiled graphs run",
+             "graphs compiled per loss: " + ", ".join(f"{loss} {n}" for loss, n in by_loss.most_common()),
+             f"{sum(breaks.values())} graph breaks" + (":" if breaks else "")]
+    lines += [f"{n:6d}  {reason}" for reason, n in breaks.most_common()]
+    return lines
+
+
+def _lift_recompile_limits():
+    """torch.compile recompiles a function for each new guard set, but after
+    ``recompile_limit`` (8) recompilations it runs the function eagerly, with one log line:
+    the suite calls each loss with hundreds of option and dtype combinations, so the run would
+    test eager torch for all but the first eight. Lift the limits, and fail where one is hit."""
+    import torch._dynamo
+    dynamo = torch._dynamo.config
+    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit", "accumulated_cache_size_limit"):
+        if hasattr(dynamo, name):
+            setattr(dynamo, name, 1_000_000)
+    for name in ("fail_on_recompile_limit_hit", "fail_on_cache_limit_hit"):
+        if hasattr(dynamo, name):
+            setattr(dynamo, name, True)
+
+
+def _counting_backend(loss: str, backend: str):
+    """``backend``, wrapped: each graph it compiles counts for ``loss``, each run of one counts."""
+    import torch._dynamo
+    inner = torch._dynamo.lookup_backend(backend)
+
+    def compile_graph(graph_module, example_inputs):
+        compiled = inner(graph_module, example_inputs)
+        with TALLY.lock:
+            TALLY.compiled[loss] += 1
+
+        def run(*args):
+            TALLY.runs += 1
+            return compiled(*args)
+        return run
+    return compile_graph
+
+
+class CompiledFunctions:
+    """torch.nn.functional's losses, compiled as ``spec`` says: the ``--impl compile...``
+    module stand-in (``function(name)`` through tests/impl.py)."""
+
+    def __init__(self, spec: CompileSpec):
+        _lift_recompile_limits()
+        self.spec = spec
+        self.__name__ = spec.name
+
+    def wrap(self, name: str, fn):
+        compiled = torch.compile(fn, backend=_counting_backend(name, self.spec.backend),
+                                 dynamic=self.spec.dynamic, fullgraph=False)
+
+        def call(*args, **kwargs):
+            from torch._dynamo.utils import counters
+            runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])
+            out = compiled(*args, **kwargs)
+            for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
+                TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count
+            if TALLY.runs == runs:
+                raise RanEagerly(f"torch.compile ran no compiled graph for {name}: the call ran eagerly")
+            return out
+        call.__name__ = call.__qualname__ = name
+        call.__wrapped__ = fn
+        # A forward test asks for the value from the graph a training step runs (the gradient
+        # test's leaves requiring grad): the forward and gradient tests of a sample then share
+        # one compiled graph, half the compilations. Inference graphs (no input requiring grad)
+        # are compiled by the tests that call the loss otherwise (layouts, refusals, specifics).
+        call.forward_requires_grad = True
+        return call
+
+    def __getattr__(self, name):
+        return getattr(F, name)

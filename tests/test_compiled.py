@@ -1,0 +1,74 @@
+"""``--impl compile...`` (tests/compiled.py): the spelling is checked, what the backend compiles
+and runs is counted, and a call that ran no compiled graph is never taken for a compiled result."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from . import impl as implementations
+from .compiled import BACKENDS, TALLY, CompiledFunctions, CompileSpec, Observation, RanEagerly, summary_lines
+from .options import OptionError, check_impl
+
+
+@pytest.mark.parametrize("spec, backend, dynamic", [
+    ("compile", "inductor", True),
+    ("compile:aot_eager", "aot_eager", True),
+    ("compile:static", "inductor", False),
+    ("compile:aot_eager_decomp_partition:static", "aot_eager_decomp_partition", False),
+])
+def test_spec_spelling(spec, backend, dynamic):
+    parsed = CompileSpec.parse(spec)
+    assert (parsed.backend, parsed.dynamic) == (backend, dynamic)
+    assert CompileSpec.parse(parsed.name) == parsed     # the name spells the same spec back
+
+
+@pytest.mark.parametrize("spec", ["compile:cudagraphs", "compile:inductor:aot_eager", "compile:dynamic"])
+def test_a_bad_spec_is_refused_in_one_line(spec):
+    with pytest.raises(OptionError, match=r"expected compile\[:BACKEND\]\[:static\] with BACKEND one of "
+                                          + ", ".join(BACKENDS)):
+        check_impl(spec)
+
+
+def test_other_implementations_are_not_compiled():
+    assert CompileSpec.parse("torch.nn.functional") is None
+    assert CompileSpec.parse("compiled_losses") is None   # a module whose name starts with the word
+    assert implementations.load("compile:aot_eager").torch_own
+
+
+def test_what_is_compiled_and_run_is_counted():
+    fn = CompiledFunctions(CompileSpec("aot_eager")).wrap("mse_loss", F.mse_loss)
+    x = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3).clone()   # not a view: no guard on a base
+    seen = Observation()
+    fn(x, x.flip(0), reduction="sum")
+    fn(x + 1, x, reduction="sum")                          # the same guards: the same graph
+    fn(x[:, :2].contiguous(), x[:, :2].contiguous() * 2, reduction="sum")   # another size: dynamic
+    properties = dict(seen.properties())
+    assert (properties["graphs_compiled"], properties["graphs_run"], properties["graph_breaks"]) == (1, 3, [])
+    fn(x, x, reduction="none")                            # a new option: a new graph
+    assert dict(seen.properties())["graphs_compiled"] == 2
+
+
+def test_a_call_that_ran_eagerly_is_said():
+    runs = TALLY.runs
+    eager = torch._dynamo.disable(F.mse_loss)
+
+    def mse_loss(input, target):   # dynamo breaks the graph at the call: nothing left to compile
+        return eager(input, target)
+    fn = CompiledFunctions(CompileSpec("aot_eager")).wrap("mse_loss", mse_loss)
+    with pytest.raises(RanEagerly, match="torch.compile ran no compiled graph for mse_loss"):
+        fn(torch.ones(3), torch.zeros(3))
+    assert TALLY.runs == runs
+
+
+def test_the_summary_adds_up_the_tests():
+    tests = [{"loss": "mse_loss", "graphs_compiled": 1, "graphs_run": 1, "graph_breaks": []},
+             {"loss": "mse_loss", "graphs_compiled": 1, "graphs_run": 1, "graph_breaks": []},
+             {"loss": "ctc_loss", "graphs_compiled": 2, "graphs_run": 2, "graph_breaks": ["ctc_loss: data-dependent"]},
+             {"loss": "l1_loss"}]                          # not a compiled test: not counted
+    lines = summary_lines(tests)
+    assert lines[0] == "4 graphs compiled by 3 tests (2 recompilations beyond one graph per loss), 4 compiled graphs run"
+    assert lines[1] == "graphs compiled per loss: mse_loss 2, ctc_loss 2"
+    assert lines[2:] == ["1 graph breaks:", "     1  ctc_loss: data-dependent"]
+    assert summary_lines([{"loss": "l1_loss"}]) == []
