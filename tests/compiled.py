@@ -85,10 +85,6 @@ class RanEagerly(BaseException):
     refusal expected) takes it for the implementation's answer: the suite skips the test."""
 
 
-#: The per-test report properties (``item.user_properties``) that carry what a test compiled.
-PROPERTIES = ("graphs_compiled", "graphs_run", "graph_breaks")
-
-
 class Observation:
     """What the backend compiled and ran during one test: its report properties."""
 
@@ -98,6 +94,7 @@ class Observation:
 
     def properties(self) -> list[tuple[str, object]]:
         breaks = collections.Counter(TALLY.graph_breaks) - self.breaks
+        # the names: tests/report.py COMPILED_PROPERTIES (the report's format)
         return [("graphs_compiled", sum(TALLY.compiled.values()) - self.compiled),
                 ("graphs_run", TALLY.runs - self.runs),
                 ("graph_breaks", sorted(f"{loss}: {reason}" for (loss, reason) in breaks.elements()))]
@@ -137,6 +134,17 @@ def _lift_recompile_limits():
             setattr(dynamo, name, True)
 
 
+def _entry(fn):
+    """A function that calls ``fn``, with a code object of its own: dynamo keeps its graphs,
+    and its verdicts, per code object. ``torch.compile(F.mse_loss)`` traces one wrapper that
+    dynamo shares between every function of torch it compiles (external_utils.wrap_inline), so
+    one refusal would turn compilation off for every loss."""
+    def call_loss(*args, **kwargs):
+        return fn(*args, **kwargs)
+    call_loss.__code__ = call_loss.__code__.replace()   # a new code object on every call of _entry
+    return call_loss
+
+
 def _counting_backend(loss: str, backend: str):
     """``backend``, wrapped: each graph it compiles counts for ``loss``, each run of one counts."""
     import torch._dynamo
@@ -163,14 +171,25 @@ class CompiledFunctions:
         self.spec = spec
         self.__name__ = spec.name
 
+    def _compile(self, name: str, fn):
+        return torch.compile(_entry(fn), backend=_counting_backend(name, self.spec.backend),
+                             dynamic=self.spec.dynamic, fullgraph=False)
+
     def wrap(self, name: str, fn):
-        compiled = torch.compile(fn, backend=_counting_backend(name, self.spec.backend),
-                                 dynamic=self.spec.dynamic, fullgraph=False)
+        compiled = self._compile(name, fn)
 
         def call(*args, **kwargs):
+            nonlocal compiled
             from torch._dynamo.utils import counters
             runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])
-            out = compiled(*args, **kwargs)
+            try:
+                out = compiled(*args, **kwargs)
+            except Exception:
+                # Dynamo never compiles a code object again once tracing it raised a Python
+                # exception (a refusal): every later call would run eagerly (docs/compiled.md,
+                # "One refusal turns compilation off"). A fresh entry for the calls to come.
+                compiled = self._compile(name, fn)
+                raise
             for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
                 TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count
             if TALLY.runs == runs:

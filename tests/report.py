@@ -19,7 +19,9 @@ from pathlib import Path
 from .classify import CATEGORIES
 
 SCHEMA = Path(__file__).with_name("report.schema.json")
-REPORT_VERSION = 2   # the schema's "lossref_report": bump it with every change of the format
+REPORT_VERSION = 3   # the schema's "lossref_report": bump it with every change of the format
+#: What a test of ``--impl compile...`` compiled and ran (tests/compiled.py writes them).
+COMPILED_PROPERTIES = ("graphs_compiled", "graphs_run", "graph_breaks")
 NONE = "-"   # the loss, device or dtype of a test that has none
 
 #: Outcome -> the conformance table's column it counts in.
@@ -38,7 +40,7 @@ class TestResult:
 
     def as_json(self) -> dict:
         entry = {"nodeid": self.nodeid, "outcome": self.outcome}
-        for key in ("loss", "device", "dtype", "category", "message", "exercises_impl", "check"):
+        for key in ("loss", "device", "dtype", "category", "message", "exercises_impl", "check", *COMPILED_PROPERTIES):
             if key in self.properties:
                 entry[key] = self.properties[key]
         if "worst_ulps" in self.properties:

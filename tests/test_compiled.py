@@ -72,3 +72,19 @@ def test_the_summary_adds_up_the_tests():
     assert lines[1] == "graphs compiled per loss: mse_loss 2, ctc_loss 2"
     assert lines[2:] == ["1 graph breaks:", "     1  ctc_loss: data-dependent"]
     assert summary_lines([{"loss": "l1_loss"}]) == []
+
+
+def test_a_refusal_does_not_turn_compilation_off():
+    """Dynamo never compiles a code object again once tracing it raised (torch 2.13): through
+    torch.compile(F.<loss>) directly, one refused call made every later call of every loss run
+    eagerly. Each loss has its own entry, renewed after a refusal."""
+    spec = CompileSpec("aot_eager")
+    triplet = CompiledFunctions(spec).wrap("triplet_margin_with_distance_loss", F.triplet_margin_with_distance_loss)
+    mse = CompiledFunctions(spec).wrap("mse_loss", F.mse_loss)
+    x = torch.linspace(0, 1, 4, dtype=torch.float64).reshape(1, 4).clone()
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        triplet(x, x, x, reduction="average")
+    seen = Observation()
+    triplet(x, x * 2, x)
+    mse(x, x * 2)
+    assert dict(seen.properties())["graphs_run"] == 2
