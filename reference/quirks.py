@@ -46,8 +46,10 @@ class Quirk:
     # on some draws of a random sample is expected where the draw shows it, and nowhere else.
     shows_on: Callable[..., bool] | None = None
     # Which of torch's implementations has the bug: "torch", its eager functions (what the
-    # default run tests, and what another --impl is measured against), or "loss_parallel",
-    # torch.distributed.tensor.parallel's sharded cross-entropy (the sharded tier).
+    # default run tests, and what another --impl is measured against), "loss_parallel",
+    # torch.distributed.tensor.parallel's sharded cross-entropy (the sharded tier), or torch.compile
+    # where its bug lies: "compile" (dynamo, AOTAutograd: every backend), "compile:decompositions"
+    # (inductor's decomposition table) or "compile:inductor" (its code generation).
     implementation: str = "torch"
     # A documented limit rather than a bug: torch says it does not support this input, and the
     # expected failure is its refusal (however unclear its message), not a wrong number.

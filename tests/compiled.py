@@ -61,8 +61,18 @@ class CompileSpec:
         return cls(words[0] if words else BACKENDS[0], dynamic)
 
     @property
+    def quirk_implementations(self) -> tuple[str, ...]:
+        """The ``implementation`` values of the quirk records (``lossref.quirks``) that apply to
+        this backend, most specific first: ``compile:inductor`` (code generation),
+        ``compile:decompositions`` (inductor's decomposition table: inductor and
+        aot_eager_decomp_partition), ``compile`` (dynamo and AOTAutograd: every backend)."""
+        return {"inductor": ("compile:inductor", "compile:decompositions", "compile"),
+                "aot_eager_decomp_partition": ("compile:decompositions", "compile"),
+                "aot_eager": ("compile",)}[self.backend]
+
+    @property
     def name(self) -> str:
-        """The spelling of the spec: also the quirk records' ``implementation`` for this backend."""
+        """The spelling of the spec."""
         return f"{PREFIX}:{self.backend}" + ("" if self.dynamic else ":static")
 
 

@@ -259,6 +259,10 @@ class Suite:
             item.user_properties.append(("check", marker.args[0] if marker is not None else "value"))
             for rule in FILTERWARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(rule))
+            if self.compiled:
+                # One worker per loss under ``-n N --dist loadgroup``: its graphs are compiled
+                # once, not once per worker, and its forward and gradient tests share them.
+                item.add_marker(pytest.mark.xdist_group(dict(item.user_properties).get("loss", "-")))
             if not IN_REPOSITORY and item.get_closest_marker("repository") is not None:
                 item.add_marker(pytest.mark.skip(reason=NOT_IN_REPOSITORY))
         dropped = [item for item in own if self._left_out(config, item)]
