@@ -3,8 +3,9 @@ compile:aot_eager``, ``--impl compile:aot_eager_decomp_partition``, each optiona
 
 What is compiled, and how (docs/compiled.md says why):
 
-- **One compiled function per loss**, ``torch.compile(F.<loss>, backend=..., dynamic=True)``,
-  made once per run and shared by every test. Dynamo keeps one graph per set of guards, so a
+- **One compiled function per loss**, ``torch.compile(entry, backend=..., dynamic=True)`` where
+  ``entry`` calls ``F.<loss>`` and has a code object of its own (:func:`_entry` says why), made
+  once per run and shared by every test. Dynamo keeps one graph per set of guards, so a
   graph compiled for one test serves every later test with the same dtypes, ranks, options and
   ``None``/tensor pattern, whatever the sizes: shapes are symbolic (``dynamic=True``), except
   sizes 0 and 1, which dynamo always specialises (empty batches and single classes get graphs
@@ -29,11 +30,9 @@ What is compiled, and how (docs/compiled.md says why):
 from __future__ import annotations
 
 import collections
-import threading
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 #: The backends ``--impl compile:BACKEND`` accepts; the first is ``--impl compile``'s.
 BACKENDS = ("inductor", "aot_eager", "aot_eager_decomp_partition")
@@ -83,7 +82,6 @@ class Tally:
     compiled: collections.Counter = field(default_factory=collections.Counter)   # loss -> graphs compiled
     runs: int = 0                                                                 # compiled graphs run
     graph_breaks: collections.Counter = field(default_factory=collections.Counter)  # (loss, reason) -> n
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 TALLY = Tally()
@@ -111,8 +109,9 @@ class Observation:
 
 
 def summary_lines(properties: list[dict]) -> list[str]:
-    """The end of a compiled run: graphs compiled and run, recompilations, graph breaks and
-    the tests that ran eagerly, from every test's properties (one process or ``-n``)."""
+    """The end of a compiled run: graphs compiled and run, recompilations and graph breaks, from
+    every test's properties (one process or ``-n``). The tests that ran eagerly are skips, listed
+    with the run's other skips."""
     tests = [p for p in properties if "graphs_compiled" in p]
     if not tests:
         return []
@@ -162,8 +161,7 @@ def _counting_backend(loss: str, backend: str):
 
     def compile_graph(graph_module, example_inputs):
         compiled = inner(graph_module, example_inputs)
-        with TALLY.lock:
-            TALLY.compiled[loss] += 1
+        TALLY.compiled[loss] += 1
 
         def run(*args):
             TALLY.runs += 1
@@ -173,13 +171,12 @@ def _counting_backend(loss: str, backend: str):
 
 
 class CompiledFunctions:
-    """torch.nn.functional's losses, compiled as ``spec`` says: the ``--impl compile...``
-    module stand-in (``function(name)`` through tests/impl.py)."""
+    """torch.nn.functional's losses, compiled as ``spec`` says: tests/impl.py wraps each
+    function of ``--impl compile...`` with :meth:`wrap`."""
 
     def __init__(self, spec: CompileSpec):
         _lift_recompile_limits()
         self.spec = spec
-        self.__name__ = spec.name
 
     def _compile(self, name: str, fn):
         return torch.compile(_entry(fn), backend=_counting_backend(name, self.spec.backend),
@@ -213,6 +210,3 @@ class CompiledFunctions:
         # are compiled by the tests that call the loss otherwise (layouts, refusals, specifics).
         call.forward_requires_grad = True
         return call
-
-    def __getattr__(self, name):
-        return getattr(F, name)

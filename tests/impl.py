@@ -52,6 +52,12 @@ class Implementation:
         self.module_name = self._module.__name__
 
     @property
+    def quirk_implementations(self) -> tuple[str, ...]:
+        """The quirk records' ``implementation`` values a test of torch's functions looks up, in
+        order: torch.compile's own bugs first (where they lie: tests/compiled.py), then eager torch's."""
+        return (self.compiled.quirk_implementations if self.compiled is not None else ()) + ("torch",)
+
+    @property
     def torch_own(self) -> bool:
         """Torch's own functions, eager or compiled: its exceptions and messages are expected."""
         return self.spec == DEFAULT or self.compiled is not None

@@ -333,8 +333,8 @@ def _section_quirks(record) -> list[str]:
         named = ", ".join(_code(i) for i in q.samples)
         samples = (f"samples tagged {kinds}" + (f", and the samples {named}" if named else "") if kinds
                    else f"samples {named}")
-        page = "compiled.md" if q.implementation.startswith("compile") else "sharded.md"
-        tier = "torch.compile" if q.implementation.startswith("compile") else "the sharded tier"
+        tier, page = (("torch.compile", "compiled.md") if q.implementation.startswith("compile")
+                      else ("the sharded tier", "sharded.md"))
         where = ([f"torch's `{q.implementation}` ({tier}, [{page}](../{page}))"]
                  if q.implementation != "torch" else []) + [samples, f"devices {', '.join(q.devices)}",
                                                             f"tests {', '.join(q.tests)}"]

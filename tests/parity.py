@@ -17,7 +17,7 @@ from lossref._common import positional_parameters as _positional_parameters
 from . import quirks
 from .compare import InputModified, Mismatch, assert_matches  # noqa: F401 (re-exported for reports)
 from .convert import result_to_numpy, to_numpy, to_numpy_call
-from .compiled import CompileSpec
+from . import impl as implementations
 from .plugin import value
 from .session import impl_chosen
 from .tolerances import dtype_name, magnitude_scale, tolerance
@@ -44,9 +44,9 @@ def apply_quirk(request, record, sample, device, test, layout="contiguous", dtyp
     dtype = _dtype_of(request) if dtype is None else dtype_name(dtype)
     if inputs is not None:
         inputs = to_numpy_call(*inputs)
-    # torch.compile's own bugs first (where they lie: tests/compiled.py), then eager torch's.
-    spec = CompileSpec.parse(value(request.config, "impl")) if implementation == "torch" else None
-    for name in (spec.quirk_implementations if spec is not None else ()) + (implementation,):
+    names = implementations.load(value(request.config, "impl")).quirk_implementations \
+        if implementation == "torch" else (implementation,)
+    for name in names:
         quirk = quirks.find(record.name, sample.id, device, test, layout, dtype, inputs, tags=sample.tags,
                             implementation=name, split=split)
         if quirk is not None:
@@ -127,8 +127,8 @@ def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
     ref_args, ref_kwargs = to_numpy_call(torch_args, torch_kwargs)
     before = _Snapshot(record.name, torch_args, torch_kwargs)
     if getattr(fn, "forward_requires_grad", False):
-        out, _ = _autograd(record.name, fn, torch_args, torch_kwargs, _float_leaves(record.name, torch_args,
-                                                                                     torch_kwargs), None)
+        leaves = _float_leaves(record.name, arguments_by_name(record.name, torch_args, torch_kwargs))
+        out, _ = _autograd(record.name, fn, torch_args, torch_kwargs, leaves, None)
         got = result_to_numpy(out.detach())
     else:
         got = result_to_numpy(fn(*torch_args, **torch_kwargs))   # an exception of the implementation propagates as is
@@ -161,9 +161,9 @@ def _autograd(name, fn, args, kwargs, leaves, transform):
             leaves = [n for n in leaves if n not in refused]
 
 
-def _float_leaves(name, torch_args, torch_kwargs) -> list[str]:
-    """The parameters a gradient test differentiates: every floating tensor argument."""
-    given = arguments_by_name(name, torch_args, torch_kwargs)
+def _float_leaves(name, given: dict) -> list[str]:
+    """The parameters a gradient test differentiates: every floating tensor argument
+    (``given``: the call's arguments by parameter name, :func:`arguments_by_name`)."""
     return [n for n in array_parameters(name) if isinstance(given.get(n), torch.Tensor) and given[n].is_floating_point()]
 
 
@@ -176,7 +176,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     transform = record.gradient_transform
     names = array_parameters(record.name)
     given = arguments_by_name(record.name, torch_args, torch_kwargs)
-    float_leaves = _float_leaves(record.name, torch_args, torch_kwargs)
+    float_leaves = _float_leaves(record.name, given)
     before = _Snapshot(record.name, torch_args, torch_kwargs)
     out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_leaves, transform)
     # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a

@@ -221,7 +221,7 @@ class Suite:
         self.results = Results()
         self.no_test_exercised = False
         #: ``--impl compile...``: its tests report what they compiled (tests/compiled.py).
-        self.compiled = compiled.CompileSpec.parse(value(config, "impl")) is not None
+        self.compiled = implementations.load(value(config, "impl")).compiled is not None
         self._owned: dict[Path, bool] = {}
 
     def owns(self, item) -> bool:
