@@ -74,8 +74,17 @@ def option_values(argv: list[str]) -> dict[str, str]:
     return values
 
 
+#: pytest's log capture is off for the suite's runs (here and pyproject.toml's addopts). It costs
+#: more than most tests: around every setup, call and teardown, pytest 9 attaches its handler to
+#: the root logger and to every logger that does not propagate, and torch has about forty of those
+#: (torch._dynamo, torch._inductor, ...): 14 s of the default suite's 56 s on 2 cores, measured
+#: with cProfile. The suite logs nothing; a warning torch logs still reaches stderr, which pytest
+#: captures and shows with a failure.
+NO_LOG_CAPTURE = ("-p", "no:logging")
+
+
 def pytest_args(argv: list[str]) -> list[str]:
-    return ["-c", os.devnull, "--rootdir", str(SUITE_DIR),
+    return ["-c", os.devnull, "--rootdir", str(SUITE_DIR), *NO_LOG_CAPTURE,
             # No conftest.py above the installed suite: a virtual environment inside a project
             # (./.venv) would otherwise load the project's own conftest into the suite's run.
             "--confcutdir", str(SUITE_DIR),

@@ -184,7 +184,8 @@ def test_the_command_runs_the_installed_suite_with_its_own_configuration():
     args = cli.pytest_args(["--impl", "compile", "--report=r.json", "-k", "mse"])
     assert args[-6:] == [str(cli.SUITE_DIR), "--lossref-impl", "compile", "--lossref-report=r.json", "-k", "mse"]
     assert "-c" in args     # not the pytest.ini or pyproject.toml of the directory it runs from
-    assert "-p" not in args  # the plugin is the installed entry point's, loaded once
+    plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p"]
+    assert plugins == ["no:logging"]  # the plugin is the installed entry point's, loaded once
 
 
 @pytest.mark.parametrize("pytest_exit", list(pytest.ExitCode))
