@@ -54,9 +54,8 @@ per entry, which :func:`magnitude_scale` writes as ``rtol * |expected| + atol * 
 with the same ``rtol = atol = ULPS * eps(dtype) * conditioning`` as everywhere, so that
 the suite's comparison (tests/compare.py) has one formula. The element-wise losses (l1, mse,
 smooth_l1, huber, binary_cross_entropy(_with_logits), kl_div, poisson_nll, gaussian_nll,
-hinge_embedding, margin_ranking, soft_margin) read theirs from tests/registry/accumulation.py
-(``record_value_magnitude``, ``record_gradient_magnitude``): the accumulation tier's per-term
-rounding counts, so a 'mean' or 'sum' value is held to the sum of its terms' magnitudes and a
+hinge_embedding, margin_ranking, soft_margin) read theirs from ``lossref.magnitudes``
+(``value_magnitude``, ``gradient_magnitude``): the accumulation tier's per-term rounding counts, so a 'mean' or 'sum' value is held to the sum of its terms' magnitudes and a
 gradient entry to ``|g| |w| / count`` times its term's derivative and the terms that derivative is
 built from (relative: a 'mean' entry of 1e-3 wrong by 100 % fails in bfloat16). A loss without
 such functions keeps ``scale = 1``, terms of O(1) rounded in the dtype, where it must stay:
@@ -68,7 +67,7 @@ model for now (their values' counts are in the tier): multilabel_soft_margin_los
 cosine_embedding_loss, triplet_margin_loss. A fixture file's ``tolerance`` field carries rtol and
 atol only (no per-entry scale): its values are unchanged by the magnitude model.
 
-Cross-entropy (derived in tests/registry/classification.py): with ``gl`` the gradient
+Cross-entropy (derived in ``lossref.magnitudes``): with ``gl`` the gradient
 reaching the log-softmax, input-gradient entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``, so
 ``rounded = |gl_i| (1 - s_i) + s_i Σ_{j≠i} |gl_j|`` (without label smoothing exactly
 ``|expected|``: a relative error, which is what sees a small entry wrong) and
@@ -104,7 +103,7 @@ in float32 and rounded back):
 * each term is computed from the dtype's inputs, every operation rounding its result to the
   dtype: at most ``eps/2`` relative to that operation's result, so a term carries
   ``eps/2`` times the sum of the magnitudes its operations produced (``rounded``: per loss,
-  derived in tests/registry/accumulation.py, counting the operations);
+  derived in ``lossref.magnitudes`` (``ROUNDED``), counting the operations);
 * the stored terms are summed in float32 (cascade: at most ``log2(n)`` float32 roundings of
   partial sums that are at most the sum of the terms' magnitudes; ``accumulated``);
 * the result is rounded to the dtype once per operation after the sum (``final``: one for

@@ -42,6 +42,7 @@ if __name__ == "__main__" and "lossref" not in sys.modules:
 
 import lossref
 from lossref import fixtures
+from lossref import magnitudes as magnitude_models
 from lossref.releases import thread_markdown
 
 from . import plots
@@ -289,7 +290,9 @@ def _section_record(record) -> list[str]:
     for name in ("value_magnitude", "gradient_magnitude"):
         fn = getattr(record, name)
         if fn is not None:
-            lines.append(f"- {name.replace('_', ' ')}: `{fn.__name__}` (tests/tolerances.py)")
+            where = (f'lossref.magnitudes.{name}("{record.name}")' if fn is getattr(magnitude_models, name)(record.name)
+                     else fn.__qualname__)
+            lines.append(f"- {name.replace('_', ' ')}: `{where}` (the per-entry model of lossref.tolerance)")
     return lines
 
 

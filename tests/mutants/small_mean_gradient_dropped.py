@@ -1,7 +1,7 @@
 """l1_loss and mse_loss whose input gradient returns 0 for entries below 2e-3 in magnitude, in
 bfloat16: 100 % wrong at a 'mean' gradient entry g/N ~ 1e-3, which the O(1) tolerance (atol =
 16 eps = 0.125 in bfloat16) cannot see and the per-entry magnitude model (relative to |g| w / N:
-tests/registry/accumulation.py, record_gradient_magnitude) does.
+lossref.magnitudes.gradient_magnitude) does.
 
 Caught by: tests/test_magnitudes.py (test_gradient's check on a 1024-element 'mean' sample)."""
 

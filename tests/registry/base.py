@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from lossref import magnitudes as magnitude_models
 from lossref import tolerance as tolerance_rule
 
 from .. import releases
@@ -166,8 +167,8 @@ class LossRecord:
     # notices when torch starts supporting them.
     unsupported: dict = field(default_factory=dict)
     gradient_transform: InputTransform | None = None
-    # Per-entry magnitudes of the terms of each gradient (tests/tolerances.py, "Entries far
-    # below 1"): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
+    # Per-entry magnitudes of the terms of each gradient (lossref.tolerance, "Entries far below
+    # 1"; derived in lossref.magnitudes, which ``magnitudes(name)`` reads): ``(grad_output, *args, **kwargs)`` (the reference's float64 arrays) ->
     # one ``Magnitude`` or None per array parameter of the forward (positional or keyword-only,
     # in signature order: the entries of ``<name>_backward``). None: the O(1) model.
     gradient_magnitude: Callable | None = None
@@ -368,3 +369,10 @@ def option_id(options: dict) -> str:
         else:
             parts.append(f"{key}{value}")
     return "-".join(parts) or "default"
+
+
+def magnitudes(name: str) -> dict:
+    """A record's ``value_magnitude`` and ``gradient_magnitude`` keywords: the loss's per-entry
+    model, derived in ``lossref.magnitudes`` (None where the loss keeps the O(1) model)."""
+    return dict(value_magnitude=magnitude_models.value_magnitude(name),
+                gradient_magnitude=magnitude_models.gradient_magnitude(name))

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, LossRecord, Sample, logits, option_id, pairwise, positive, shape_tags
-from .accumulation import elementwise_magnitudes
+from .base import ErrorCase, LossRecord, Sample, logits, magnitudes, option_id, pairwise, positive, shape_tags
 
 #: Input shapes by kind: a single probability, a batch, a batch of one, batched with a
 #: class axis, and the 2-D (N, C, H, W) case. The loss is elementwise: the target has
@@ -237,8 +236,8 @@ def _shared_errors(name):
 
 
 RECORDS = [
-    LossRecord(name="binary_cross_entropy", **elementwise_magnitudes("binary_cross_entropy"), module="BCELoss", samples=_bce_samples,
+    LossRecord(name="binary_cross_entropy", **magnitudes("binary_cross_entropy"), module="BCELoss", samples=_bce_samples,
                errors=lambda: _shared_errors("binary_cross_entropy")),
-    LossRecord(name="binary_cross_entropy_with_logits", **elementwise_magnitudes("binary_cross_entropy_with_logits"), module="BCEWithLogitsLoss", samples=_bce_logits_samples,
+    LossRecord(name="binary_cross_entropy_with_logits", **magnitudes("binary_cross_entropy_with_logits"), module="BCEWithLogitsLoss", samples=_bce_logits_samples,
                errors=lambda: _shared_errors("binary_cross_entropy_with_logits")),
 ]

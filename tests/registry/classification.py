@@ -7,16 +7,10 @@ from itertools import chain
 import numpy as np
 import torch
 
-import lossref
-from lossref._common import log_softmax, reduce, unreduce
-from lossref.classification import (_class_axis, _is_probability_target, _linear_ignore_index, _linear_logits,
-                                      _smoothing, _target_weights)
-from lossref.classification import _index_target as _checked_index_target
+from lossref._common import log_softmax
 
-from ..tolerances import Magnitude
-
-from .base import (ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, probabilities,
-                   product, shape_tags)
+from .base import (ErrorCase, LossRecord, Sample, class_indices, logits, magnitudes, option_id, pairwise, positive,
+                   probabilities, product, shape_tags)
 
 CLASSES = 5
 #: Input shapes by kind: unbatched, batch of one, batched, K-dim with K = 1 and 2
@@ -255,164 +249,6 @@ def _linear_errors():
 # Kept apart from the grids above: the cases fused cross-entropy kernels have shipped
 # wrong, and the magnitudes that let the tolerance see their small gradient entries.
 
-def _softmax_terms(x, target, weight, ignore_index, reduction, label_smoothing, logit_error=None):
-    """What the magnitudes of cross-entropy's value and input gradient are made of.
-
-    Per position (class axis kept): ``q`` the weights of the log-softmax entries in the
-    loss (``(1-ε) w[y] onehot(y) + ε/C w`` for class indices, ``w ⊙ p'`` for
-    probabilities), ``den`` the reduction's denominator, ``s = softmax(x)``, ``lsm`` its
-    log, and ``E`` the error of each exponent ``lsm_c = x_c - lse`` in units of the
-    accumulation type's eps: the roundings of ``lse`` and of the subtraction (``|lse| +
-    |lsm_c|``), the sum of C exponentials (``log2 C``) and, for logits that are themselves
-    computed (linear_cross_entropy), their error ``logit_error`` and its weighted share
-    in ``lse``; ``stored_error``, the same for the computed logits' rounding to the dtype
-    (``|x_c|`` and its share; 0 for given logits), in units of the dtype's eps."""
-    x = np.asarray(x, dtype=np.float64)
-    axis = _class_axis(x)
-    classes = x.shape[axis]
-    eps = _smoothing(label_smoothing)
-    w_c = (np.ones(classes) if weight is None else np.asarray(weight, dtype=np.float64)).reshape(
-        (classes,) + (1,) * (x.ndim - axis - 1))
-    with np.errstate(invalid="ignore", divide="ignore"):   # nan and inf rows stay nan: the comparison masks them
-        lsm = log_softmax(x, axis)
-        s = np.exp(lsm)
-        if _is_probability_target(x, target):
-            q = w_c * ((1.0 - eps) * np.asarray(target, dtype=np.float64) + eps / classes)
-            kept, den = np.ones(x.sum(axis=axis).shape, dtype=bool), (x.size // classes if classes else 0)
-        else:
-            t = _checked_index_target(target, x, ignore_index)
-            wt, kept, safe = _target_weights(t, None if weight is None else np.asarray(weight, np.float64), classes,
-                                             ignore_index)
-            onehot = np.zeros_like(x)
-            if classes:
-                np.put_along_axis(onehot, np.expand_dims(safe, axis), 1.0, axis)
-            q = np.expand_dims(kept, axis) * ((1.0 - eps) * np.expand_dims(wt, axis) * onehot + (eps / classes) * w_c)
-            den = np.sum(wt)
-        lse = np.abs(x - lsm)
-        exponent_error = lse + np.abs(lsm) + np.log2(max(classes, 2))
-        stored_error = 0.0
-        if logit_error is not None:   # each exponent sees its logit's error and lse's weighted share of all
-            exponent_error = exponent_error + logit_error + np.sum(s * logit_error, axis=axis, keepdims=True)
-            stored_error = np.abs(x) + np.sum(s * np.abs(x), axis=axis, keepdims=True)
-    return axis, kept, den, q, s, lsm, exponent_error, stored_error
-
-
-def _cross_entropy_value_magnitude(input, target, weight=None, *, ignore_index=-100, reduction="mean",
-                                   label_smoothing=0.0, logit_error=None):
-    r"""Magnitudes of the terms of cross-entropy's value (tests/tolerances.py).
-
-    The loss of a position is ``-Σ_c q_c lsm_c`` (see :func:`_softmax_terms`): each
-    ``lsm_c`` may be rounded once in the dtype (``rounded = Σ_c q_c |lsm_c|``, which is
-    the loss itself: relative), and each carries its exponent's error, taken in the
-    accumulation type (``accumulated = Σ_c q_c E_c``): a loss of 1e-3 at a softmax
-    peaked at 0.999 is ``lse - x_y`` with both terms ~20, and its error is theirs."""
-    axis, kept, den, q, s, lsm, exponent_error, stored_error = _softmax_terms(
-        input, target, weight, ignore_index, reduction, label_smoothing, logit_error)
-    with np.errstate(invalid="ignore"):
-        rounded = np.sum(q * (np.abs(lsm) + stored_error), axis=axis)
-        accumulated = np.sum(q * exponent_error, axis=axis)
-    return Magnitude(rounded=reduce(rounded, reduction, den), accumulated=reduce(accumulated, reduction, den))
-
-
-def _cross_entropy_input_magnitude(grad_output, input, target, weight=None, *, ignore_index=-100,
-                                   reduction="mean", label_smoothing=0.0, logit_error=None):
-    r"""Magnitudes of the terms of d loss / d input (tests/tolerances.py, "Entries far below 1").
-
-    With ``gl = g q`` the gradient reaching the log-softmax (``g`` the upstream value over
-    the mean's denominator), entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``. Each ``gl_j`` is one
-    rounding in the dtype, which enters entry ``i`` times ``|δ_ij - s_i|``: ``rounded =
-    |gl_i| (1 - s_i) + s_i Σ_{j≠i} |gl_j|`` (without smoothing exactly ``|expected|``: a
-    relative error). A log-softmax stored in the dtype (torch's half types) adds
-    ``|lsm_i| / 2`` roundings to ``s_i``, relative: 8 to 10 at 32k to 262k classes, inside
-    ULPS, so not added (adding it would let a bfloat16 entry be 100 % wrong; torch's worst
-    there is 11 eps). Computed logits (linear_cross_entropy) add their own rounding,
-    ``s_i stored_error_i Σ_j |gl_j|``. The differences ``δ_ij - s_i`` are taken in the
-    accumulation type, and ``s_i`` carries its exponent's error ``E_i``: ``accumulated =
-    |gl_i| + s_i E_i Σ_j |gl_j|``. Target (probabilities) as in the value; weight keeps
-    the O(1) model.
-    """
-    axis, kept, den, q, s, lsm, exponent_error, stored_error = _softmax_terms(
-        input, target, weight, ignore_index, reduction, label_smoothing, logit_error)
-    g = np.expand_dims(np.where(kept, unreduce(np.abs(grad_output), reduction, kept.shape, denominator=den), 0.0),
-                       axis)
-    gl = g * q
-    total = np.sum(gl, axis=axis, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        rounded = gl * (1.0 - s) + s * (total - gl) + s * stored_error * total
-        accumulated = gl + s * exponent_error * total
-    target_magnitude = None
-    if _is_probability_target(np.asarray(input), target):
-        # d loss / d p = -g (1-ε) w lsm: one product, whose lsm carries its exponent's error.
-        classes = np.shape(input)[axis]
-        w_c = (np.ones(classes) if weight is None else np.asarray(weight, dtype=np.float64)).reshape(
-            (classes,) + (1,) * (np.ndim(input) - axis - 1))
-        factor = g * (1.0 - _smoothing(label_smoothing)) * w_c
-        with np.errstate(invalid="ignore"):
-            target_magnitude = Magnitude(rounded=factor * (np.abs(lsm) + stored_error),
-                                         accumulated=factor * exponent_error)
-    return Magnitude(rounded=rounded, accumulated=accumulated), target_magnitude, None
-
-
-def _linear_terms(input, linear_weight, linear_bias, target, ignore_index):
-    """Logits (float64), the magnitude of their terms ``|x| |W|^T + |b|`` (the error of
-    computing them, in the accumulation type) and the ignore_index cross-entropy sees."""
-    x, w, logits = _linear_logits(input, linear_weight, linear_bias)
-    logit_error = np.tensordot(np.abs(x), np.abs(w), axes=([-1], [-1]))
-    if linear_bias is not None:
-        logit_error = logit_error + np.abs(np.asarray(linear_bias, dtype=np.float64))
-    return x, w, logits, logit_error, _linear_ignore_index(logits, target, ignore_index)
-
-
-def _linear_value_magnitude(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
-                            ignore_index=None, label_smoothing=0.0):
-    """cross_entropy's value magnitude on the computed logits, whose own error joins each exponent's."""
-    _, _, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
-    return _cross_entropy_value_magnitude(logits, target, weight, ignore_index=ignore_index, reduction=reduction,
-                                          label_smoothing=label_smoothing, logit_error=logit_error)
-
-
-def _linear_gradient_magnitude(grad_output, input, linear_weight, target, *, linear_bias=None, weight=None,
-                               reduction="mean", ignore_index=None, label_smoothing=0.0):
-    """Through the projection: with ``G`` the logits' gradient and ``M`` its magnitudes,
-    d/d input = G · W sums K terms ``|G| |W|``: ``rounded = (M.rounded + |G|) |W|`` (G is
-    rounded in the dtype before the product), ``accumulated = M.accumulated |W| + sqrt(K)
-    |G| |W|`` (the product's own sum); likewise d/d linear_weight with ``|input|``, and
-    d/d linear_bias (``Σ_n G``) with ones over the batch. One entry per array parameter:
-    (input, linear_weight, target, linear_bias, weight); the class weight keeps the O(1)
-    model (None)."""
-    x, w, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
-    kwargs = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
-    grad_logits = np.abs(lossref.cross_entropy_backward(grad_output, logits, target, weight, **kwargs)[0])
-    logits_magnitude, target_magnitude, _ = _cross_entropy_input_magnitude(
-        grad_output, logits, target, weight, logit_error=logit_error, **kwargs)
-    class_axes, batch_axes = list(range(x.ndim - 1, logits.ndim)), list(range(x.ndim - 1))
-
-    def through(other, axes):
-        # The product's own sum of K terms: sqrt(K) roundings (the probabilistic bound of
-        # Higham & Mary 2019; a stride-0 weight makes every term alike and reaches it).
-        terms = int(np.prod([grad_logits.shape[a] for a in axes[0]]))
-        own = np.tensordot(grad_logits, np.abs(other), axes=axes)
-        return Magnitude(rounded=np.tensordot(logits_magnitude.rounded, np.abs(other), axes=axes) + own,
-                         accumulated=np.tensordot(logits_magnitude.accumulated, np.abs(other), axes=axes)
-                         + np.sqrt(max(terms, 1)) * own)
-
-    bias = None if linear_bias is None else through(np.ones(x.shape[:-1]), (batch_axes, batch_axes))
-    return (through(w, (class_axes, list(range(w.ndim - 1)))), through(x, (batch_axes, batch_axes)),
-            target_magnitude, bias, None)
-
-
-def _cross_entropy_magnitudes():
-    return dict(value_magnitude=_cross_entropy_value_magnitude, gradient_magnitude=_cross_entropy_input_magnitude)
-
-
-def _nll_input_magnitude(grad_output, *args, **kwargs):
-    """nll_loss's input gradient is ``-g w[y] / D`` at the target and exactly 0 elsewhere:
-    a product, no cancellation, so the whole error is relative (rounded = |gradient|)."""
-    grad_input = lossref.nll_loss_backward(grad_output, *args, **kwargs)[0]
-    return (Magnitude(rounded=np.abs(grad_input), accumulated=0.0), None, None)
-
-
-
 #: Vocabularies of language models (32k: Llama 2, 262k: Gemma 3) at small N: large enough
 #: for softmax entries ~1e-9, small enough for the default suite, in the dtypes kernels
 #: run them in (float64 adds seconds and no new rounding).
@@ -525,12 +361,12 @@ def _sharp_linear_samples():
 
 RECORDS = [
     LossRecord(name="nll_loss", module="NLLLoss", samples=lambda: chain(_nll_samples(), sharp_samples("nll_loss")),
-               errors=lambda: _shared_errors("nll_loss"), gradient_magnitude=_nll_input_magnitude),
+               errors=lambda: _shared_errors("nll_loss"), **magnitudes("nll_loss")),
     LossRecord(name="cross_entropy", module="CrossEntropyLoss",
                samples=lambda: chain(_cross_entropy_samples(), sharp_samples("cross_entropy")),
-               errors=lambda: _shared_errors("cross_entropy"), **_cross_entropy_magnitudes()),
+               errors=lambda: _shared_errors("cross_entropy"), **magnitudes("cross_entropy")),
     LossRecord(name="linear_cross_entropy", module="LinearCrossEntropyLoss",
                samples=lambda: chain(_linear_samples(), sharp_samples("linear_cross_entropy")),
                errors=_linear_errors,   # added in torch 2.13: tests/releases.py
-               value_magnitude=_linear_value_magnitude, gradient_magnitude=_linear_gradient_magnitude),
+               **magnitudes("linear_cross_entropy")),
 ]

@@ -6,8 +6,7 @@ import numpy as np
 import torch
 
 
-from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, probabilities, shape_tags
-from .accumulation import elementwise_magnitudes
+from .base import ErrorCase, LossRecord, Sample, magnitudes, option_id, pairwise, positive, probabilities, shape_tags
 
 NAN, INF = np.nan, np.inf
 WIDE = (torch.float64, torch.float32)   # edge samples whose values do not fit half precision
@@ -288,8 +287,8 @@ def _gaussian_errors():
 
 
 RECORDS = [
-    LossRecord(name="kl_div", **elementwise_magnitudes("kl_div"), module="KLDivLoss", samples=_kl_samples, errors=_kl_errors),
-    LossRecord(name="poisson_nll_loss", **elementwise_magnitudes("poisson_nll_loss"), module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors),
+    LossRecord(name="kl_div", **magnitudes("kl_div"), module="KLDivLoss", samples=_kl_samples, errors=_kl_errors),
+    LossRecord(name="poisson_nll_loss", **magnitudes("poisson_nll_loss"), module="PoissonNLLLoss", samples=_poisson_samples, errors=_poisson_errors),
     # conditioning 4 (a broadcast var's gradient sums cancelling terms): lossref.tolerance.CONDITIONING
-    LossRecord(name="gaussian_nll_loss", **elementwise_magnitudes("gaussian_nll_loss"), module="GaussianNLLLoss", samples=_gaussian_samples, errors=_gaussian_errors),
+    LossRecord(name="gaussian_nll_loss", **magnitudes("gaussian_nll_loss"), module="GaussianNLLLoss", samples=_gaussian_samples, errors=_gaussian_errors),
 ]

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import ErrorCase, LossRecord, Sample, class_indices, logits, option_id, pairwise, positive, shape_tags
-from .accumulation import elementwise_magnitudes
+from .base import (ErrorCase, LossRecord, Sample, class_indices, logits, magnitudes, option_id, pairwise, positive, shape_tags)
 
 REDUCTIONS = ["none", "mean", "sum"]
 CLASSES = 5
@@ -512,16 +511,16 @@ _NATIVE_MARGIN_DTYPES = {"cpu": (torch.float64, torch.float32),
 _NATIVE_MARGIN_UNSUPPORTED = {"cpu": (torch.float16, torch.bfloat16)}
 
 RECORDS = [
-    LossRecord(name="hinge_embedding_loss", **elementwise_magnitudes("hinge_embedding_loss"), module="HingeEmbeddingLoss", samples=_hinge_samples,
+    LossRecord(name="hinge_embedding_loss", **magnitudes("hinge_embedding_loss"), module="HingeEmbeddingLoss", samples=_hinge_samples,
                errors=_hinge_errors),
-    LossRecord(name="margin_ranking_loss", **elementwise_magnitudes("margin_ranking_loss"), module="MarginRankingLoss", samples=_ranking_samples,
+    LossRecord(name="margin_ranking_loss", **magnitudes("margin_ranking_loss"), module="MarginRankingLoss", samples=_ranking_samples,
                errors=_ranking_errors),
     LossRecord(name="multi_margin_loss", module="MultiMarginLoss", samples=_multi_margin_samples,
                errors=_multi_margin_errors, dtypes=_NATIVE_MARGIN_DTYPES, unsupported=_NATIVE_MARGIN_UNSUPPORTED),
     LossRecord(name="multilabel_margin_loss", module="MultiLabelMarginLoss", samples=_multilabel_margin_samples,
                errors=_multilabel_margin_errors, dtypes=_NATIVE_MARGIN_DTYPES,
                unsupported=_NATIVE_MARGIN_UNSUPPORTED),
-    LossRecord(name="soft_margin_loss", **elementwise_magnitudes("soft_margin_loss"), module="SoftMarginLoss", samples=_soft_margin_samples,
+    LossRecord(name="soft_margin_loss", **magnitudes("soft_margin_loss"), module="SoftMarginLoss", samples=_soft_margin_samples,
                errors=_soft_margin_errors),
     LossRecord(name="multilabel_soft_margin_loss", module="MultiLabelSoftMarginLoss", samples=_soft_multi_samples,
                errors=_soft_multi_errors),

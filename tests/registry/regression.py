@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ErrorCase, LossRecord, Sample, option_id, pairwise, positive, shape_tags
-from .accumulation import elementwise_magnitudes
+from .base import ErrorCase, LossRecord, Sample, magnitudes, option_id, pairwise, positive, shape_tags
 
 #: The losses with a ``weight`` argument (PR #132049; tests/releases.py skips the weighted
 #: calls on a torch that predates it).
@@ -314,8 +313,8 @@ def _huber_errors():
 
 
 RECORDS = [
-    LossRecord(name="l1_loss", **elementwise_magnitudes("l1_loss"), module="L1Loss", samples=_l1_samples, errors=_l1_errors),
-    LossRecord(name="mse_loss", **elementwise_magnitudes("mse_loss"), module="MSELoss", samples=_mse_samples, errors=_mse_errors),
-    LossRecord(name="smooth_l1_loss", **elementwise_magnitudes("smooth_l1_loss"), module="SmoothL1Loss", samples=_smooth_l1_samples, errors=_smooth_l1_errors),
-    LossRecord(name="huber_loss", **elementwise_magnitudes("huber_loss"), module="HuberLoss", samples=_huber_samples, errors=_huber_errors),
+    LossRecord(name="l1_loss", **magnitudes("l1_loss"), module="L1Loss", samples=_l1_samples, errors=_l1_errors),
+    LossRecord(name="mse_loss", **magnitudes("mse_loss"), module="MSELoss", samples=_mse_samples, errors=_mse_errors),
+    LossRecord(name="smooth_l1_loss", **magnitudes("smooth_l1_loss"), module="SmoothL1Loss", samples=_smooth_l1_samples, errors=_smooth_l1_errors),
+    LossRecord(name="huber_loss", **magnitudes("huber_loss"), module="HuberLoss", samples=_huber_samples, errors=_huber_errors),
 ]

@@ -1,0 +1,589 @@
+"""Per-entry magnitudes of the terms each loss's value and gradient entries are built from: the
+input of ``lossref.tolerance``'s per-entry model ("Entries far below 1") and of its half-precision
+reduction bound ("Half-precision reductions"). Torch-free (NumPy): the suite's registry records
+(``value_magnitude``, ``gradient_magnitude``), its accumulation tier and the fixture files'
+``tolerance`` fields all read them from here, so that one derivation bounds all three.
+
+Three kinds of function, each derived next to its code from how torch computes the loss (its
+CPU kernels compute each operation in float32 from the dtype and round the result back, the
+composite losses of torch/nn/functional.py alike):
+
+* ``ROUNDED[loss](args, kwargs)``: per term (an element, or a row of a row loss), the magnitudes
+  of the results of the operations rounded to the dtype while computing it, so that ``eps/2``
+  times their sum bounds the term's error. Where a count is uncertain it is counted high (a
+  looser bound, never a missed rounding).
+* ``value_magnitude(loss)(*args, **kwargs)``: a :class:`~lossref.tolerance.Magnitude` of the
+  call's value, its terms' roundings (``rounded``) and the sums across them (``accumulated``).
+* ``gradient_magnitude(loss)(grad_output, *args, **kwargs)``: one Magnitude per array parameter
+  of the loss (in signature order; None where the O(1) model stays).
+
+:data:`MODELLED` lists the losses that have them; every other loss keeps ``scale = 1``, terms of
+O(1) rounded in the dtype (``lossref.tolerance`` says where and why).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+import lossref
+from lossref._common import array_parameters, log_softmax, reduce, sum_to_shape, unreduce
+from lossref.classification import (_class_axis, _is_probability_target, _linear_ignore_index, _linear_logits,
+                                    _smoothing, _target_weights)
+from lossref.classification import _index_target as _checked_index_target
+from lossref.tolerance import Magnitude
+
+__all__ = ["MODELLED", "ROUNDED", "terms", "value_magnitude", "gradient_magnitude"]
+
+
+# --- per-term rounding magnitudes (eps/2 each) -------------------------------------------------
+
+def terms(loss, args, kwargs):
+    """|the loss's unreduced terms| (an element, or a row of a row loss)."""
+    return np.abs(getattr(lossref, loss)(*args, **dict(kwargs, reduction="none")))
+
+
+def _l1(args, kwargs):
+    # (x - y) rounded once; abs is exact.
+    return terms("l1_loss", args, kwargs)
+
+
+def _mse(args, kwargs):
+    # d = x - y rounded (its relative error doubles in d^2), d * d rounded: 2|t| + |t|.
+    return 3 * terms("mse_loss", args, kwargs)
+
+
+def _smooth(args, kwargs, name, knob):
+    x, y = args[:2]
+    d = np.abs(np.asarray(x) - np.asarray(y))
+    t = terms(name, args, kwargs)
+    beta = kwargs.get(knob, 1.0)
+    # quadratic side: d (2|t| in d^2), d*d, *0.5 (exact), /beta: 5|t| counted high;
+    # linear side: |d| rounded, then d - beta/2 (and * delta for huber): |d| beta-scaled + 2|t|.
+    scale = beta if name == "huber_loss" else 1.0
+    return np.where(d < beta, 5 * t, scale * d + 2 * t)
+
+
+def _bce(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    with np.errstate(divide="ignore"):
+        a = y * np.minimum(-np.log(x), 100.0)
+        b = (1 - y) * np.minimum(-np.log1p(-x), 100.0)
+    # log x, y * log x; log1p(-x), (y - 1), its product; the final subtraction: 2a + 3b + |t|.
+    return 2 * a + 3 * b + (a + b)
+
+
+def _bce_logits(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    m = np.maximum(-x, 0.0)
+    soft = np.log1p(np.exp(-np.abs(x)))
+    pw = kwargs.get("pos_weight")
+    # pos_weight p: the log-sigmoid part times (p - 1) y + 1 (its product, sum and product rounded too)
+    scale = 1.0 if pw is None else 3 * np.abs((np.asarray(pw) - 1) * y + 1) + np.abs((np.asarray(pw) - 1) * y)
+    # (1 - y) x (two roundings), max, two exps and their sum and log (each O(soft) or |m|),
+    # the two additions: counted as 4 roundings of each component, plus the result.
+    return 4 * (np.abs((1 - y) * x) + scale * (m + soft)) + terms("binary_cross_entropy_with_logits", args, kwargs)
+
+
+def _kl(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    if kwargs.get("log_target"):
+        # exp(y), y - x, their product: each relative: 3|t|.
+        return 3 * terms("kl_div", args, kwargs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylogy = np.where(y > 0, np.abs(y * np.log(np.where(y > 0, y, 1.0))), 0.0)
+    # log y (or xlogy), y * x, the subtraction (and a product): 2|y log y| + |y x| + 2|t|.
+    return 2 * ylogy + np.abs(y * x) + 2 * terms("kl_div", args, kwargs)
+
+
+def _poisson(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if kwargs.get("log_input", True):
+            # exp(x), y * x, the subtraction.
+            parts = np.exp(x) + np.abs(y * x)
+        else:
+            # x + eps (an absolute eps/2 in its log: |y|), its log, y * log, the subtraction: |x| + |y| + 2 |y log(x + eps)|.
+            parts = np.abs(x) + np.abs(y) + 2 * np.abs(y * np.log(x + kwargs.get("eps", 1e-8)))
+        if kwargs.get("full"):
+            # Stirling's y log y - y + log(2 pi y) / 2 where y > 1: 4 roundings of each of its parts.
+            ys = np.where(y > 1, y, 1.0)
+            parts = parts + np.where(y > 1, 4 * (np.abs(ys * np.log(ys)) + ys + np.abs(0.5 * np.log(2 * np.pi * ys))),
+                                     0.0)
+    return parts + terms("poisson_nll_loss", args, kwargs)
+
+
+def _gaussian(args, kwargs):
+    x, y, v = (np.asarray(a) for a in args[:3])
+    if v.ndim == x.ndim - 1:     # torch unsqueezes a var of one dimension less
+        v = v[..., None]
+    v = np.maximum(v, kwargs.get("eps", 1e-6))
+    q = (x - y) ** 2 / v
+    # log v; d (2q in d^2), d^2, / v; the sum; * 0.5: 0.5 (|log v| + 4q) + 2|t| (full: + log(2 pi)/2, rounded).
+    return 0.5 * (np.abs(np.log(v)) + 4 * q) + 2 * terms("gaussian_nll_loss", args, kwargs) + (
+        np.log(2 * np.pi) if kwargs.get("full") else 0.0)
+
+
+def _soft_margin(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    e = np.exp(-y * x)
+    # -x * y exact (y = ±1); exp(...) rounded: e/(1+e) in log1p; log1p rounded: |t|.
+    return e / (1 + e) + terms("soft_margin_loss", args, kwargs)
+
+
+def _hinge(args, kwargs):
+    # margin - x rounded where y = -1 (clamp and the where-sum are exact); x itself where y = 1.
+    return terms("hinge_embedding_loss", args, kwargs)
+
+
+def _ranking(args, kwargs):
+    x1, x2 = (np.asarray(a) for a in args[:2])
+    # x1 - x2, then + margin (the clamp is exact).
+    return np.abs(x1 - x2) + terms("margin_ranking_loss", args, kwargs)
+
+
+def _multilabel_soft(args, kwargs):
+    x, y = (np.asarray(a) for a in args[:2])
+    plus, minus = -np.logaddexp(0, -x), -np.logaddexp(0, x)     # log_sigmoid(x), log_sigmoid(-x)
+    t = np.abs(y * plus + (1 - y) * minus)
+    # per element: log_sigmoid twice, the two products, the sum: |ls+| + |ls-| + |y ls+| + |(1-y) ls-| + |t|,
+    # then the row's sum over C is rounded and divided by C (rounded again): 2 |row| of the 'none' value.
+    per_element = np.abs(plus) + np.abs(minus) + np.abs(y * plus) + np.abs((1 - y) * minus) + t
+    rows = per_element.mean(axis=-1) + 2 * np.abs(lossref.multilabel_soft_margin_loss(x, y, reduction="none"))
+    return rows
+
+
+def _distance_terms(anchor, other, eps=1e-6):
+    d = np.linalg.norm(anchor - other + eps, axis=-1)
+    return d
+
+
+def _triplet(args, kwargs):
+    a, p, n = (np.asarray(v) for v in args[:3])
+    margin = kwargs.get("margin", 1.0)
+    d_ap, d_an = _distance_terms(a, p), _distance_terms(a, n)
+    # each distance: the differences (and + eps) rounded, each eps/2 relative, so eps/2 d of the
+    # norm each, and the norm's own rounding: 3 d; then margin + d_ap and - d_an rounded.
+    loss = terms("triplet_margin_loss", args, kwargs)
+    return 3 * (d_ap + d_an) + np.abs(margin + d_ap) + loss
+
+
+def _cosine(args, kwargs):
+    x1, x2, y = (np.asarray(v) for v in args[:3])
+    norm = np.sqrt((x1 * x1).sum(-1) * (x2 * x2).sum(-1))
+    cos = (x1 * x2).sum(-1) / norm
+    # the products x1 x2 and their sum (|Σ x1 x2| / norm: the terms over the norm), the squares'
+    # roundings and sums (1 + 1 each), their product, sqrt and the division: 6 |cos| counted high;
+    # then 1 - cos or cos - margin rounded: |loss|.
+    return np.abs(x1 * x2).sum(-1) / norm + 6 * np.abs(cos) + terms("cosine_embedding_loss", args, kwargs)
+
+
+def _nll_rows(args, kwargs):
+    """nll_loss: the target's entry gathered exactly; times its weight (rounded once) if weighted."""
+    x, target = np.asarray(args[0]), np.asarray(args[1])
+    weight = kwargs.get("weight")
+    picked = np.take_along_axis(x, target[:, None], axis=1)[:, 0]
+    return np.zeros_like(picked) if weight is None else np.abs(picked * np.asarray(weight)[target])
+
+
+def _ce_rows(args, kwargs):
+    """cross_entropy (index targets): log_softmax computed in float32 and stored in the dtype
+    (|lsm_y|), times the weight (another |w lsm_y|); the row's sum of exponentials is float32."""
+    x, target = np.asarray(args[0]), np.asarray(args[1])
+    weight = kwargs.get("weight")
+    lsm = np.take_along_axis(log_softmax(x, 1), target[:, None], axis=1)[:, 0]
+    w = np.ones_like(lsm) if weight is None else np.asarray(weight)[target]
+    return w * np.abs(lsm) * (1 if weight is None else 2)
+
+
+# --- the element-wise losses' value and gradient magnitudes --------------------------------------
+#
+# The same rounding counts as the accumulation tier's cases (the ``rounded`` functions above), on
+# any call: the suite's small samples and every option of their grids, and the fixture files.
+
+#: loss -> its per-term rounding function (above).
+ROUNDED = {
+    "l1_loss": _l1, "mse_loss": _mse,
+    "smooth_l1_loss": lambda a, k: _smooth(a, k, "smooth_l1_loss", "beta"),
+    "huber_loss": lambda a, k: _smooth(a, k, "huber_loss", "delta"),
+    "binary_cross_entropy": _bce, "binary_cross_entropy_with_logits": _bce_logits,
+    "soft_margin_loss": _soft_margin, "margin_ranking_loss": _ranking, "kl_div": _kl,
+    "poisson_nll_loss": _poisson, "gaussian_nll_loss": _gaussian, "hinge_embedding_loss": _hinge,
+    # row losses: one magnitude per row
+    "multilabel_soft_margin_loss": _multilabel_soft, "triplet_margin_loss": _triplet,
+    "cosine_embedding_loss": _cosine, "nll_loss": _nll_rows, "cross_entropy": _ce_rows,
+}
+TERM_ARRAYS = {
+    **dict.fromkeys(("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                     "binary_cross_entropy_with_logits", "soft_margin_loss", "kl_div", "poisson_nll_loss",
+                     "hinge_embedding_loss"), ("input", "target")),
+    "margin_ranking_loss": ("input1", "input2", "target"),
+    "gaussian_nll_loss": ("input", "target", "var"),
+}
+#: The losses whose 'mean' divides by the sum of the weights (theirs, over the input's shape).
+WEIGHTED_MEAN = ("l1_loss", "mse_loss")
+
+
+def _d_bce_logits(name, a, kw):
+    x, y = a["input"], a["target"]
+    pw = kw.get("pos_weight")
+    p = 1.0 if pw is None else np.abs(pw)
+    s, soft = 1 / (1 + np.exp(-x)), np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0.0)
+    # input: (1 - y) + ((p - 1) y + 1)(sigmoid(x) - 1): its parts' roundings (the sigmoid's absolute);
+    # target: -x - (p - 1) softplus(-x): both parts; pos_weight: y softplus(-x) (its log and exp).
+    return {"input": (1 + p) * (s + np.abs(y) + 1), "target": np.abs(x) + (1 + p) * soft,
+            "pos_weight": 2 * np.abs(y) * soft}.get(name)
+
+
+def _d_kl(name, a, kw):
+    x, y = a["input"], a["target"]
+    if name != "target":
+        return 0.0    # -y or -exp(y): a product, relative
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if kw.get("log_target"):
+            return np.exp(y) * (np.abs(y) + 1 + np.abs(x))            # exp(y) (y + 1 - x)
+        return np.where(y > 0, np.abs(np.log(np.where(y > 0, y, 1.0))) + 1 + np.abs(x), 0.0)   # log y + 1 - x
+
+
+def _d_poisson(name, a, kw):
+    x, y = a["input"], a["target"]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if name == "input":   # exp(x) - y, or 1 - y / (x + eps)
+            return np.exp(x) + np.abs(y) if kw.get("log_input", True) else 1 + np.abs(y / (x + kw.get("eps", 1e-8)))
+        ys = np.where(y > 1, y, 1.0)
+        stirling = np.where(y > 1, np.abs(np.log(ys)) + 2 + 1 / (2 * ys), 0.0) if kw.get("full") else 0.0
+        # -x, or -log(x + eps): the sum x + eps rounded is an absolute eps/2 in its log (the 1)
+        return np.abs(x) + stirling if kw.get("log_input", True) else np.abs(np.log(x + kw.get("eps", 1e-8))) + 1 + stirling
+
+
+def _d_gaussian(name, a, kw):
+    if name != "var":
+        return 0.0    # ±(x - y) / v: relative
+    x, y, v = a["input"], a["target"], np.maximum(a["var"], kw.get("eps", 1e-6))
+    return 0.5 * (1 / v + (x - y) ** 2 / v ** 2)    # 1/2 (1/v - d^2/v^2): the two parts cancel
+
+
+def _d_sigmoid(name, a, kw):
+    # soft_margin: -y sigmoid(-y x), computed as exp and a quotient: relative, but counted as the
+    # sigmoid's absolute rounding (its autograd formula subtracts from 1 on some paths).
+    return 1.0 if name == "input" else 0.0
+
+
+#: loss -> (parameter, {name: float64 array broadcast to the terms' shape}, options) -> the magnitude of
+#: the terms each per-term derivative is built from, beyond its own value (0: a product or quotient of
+#: exact inputs and their exact differences, relative only; the term's |derivative| is always added).
+DERIVATIVE_TERMS = {
+    "binary_cross_entropy": lambda name, a, kw: (
+        0.0 if name == "input" else np.abs(np.log(np.clip(a["input"], 1e-300, 1))) + np.abs(
+            np.log(np.clip(1 - a["input"], 1e-300, 1))) + 1),  # (x - y) / (x (1 - x)); log(1 - x) - log x (1 - x rounded)
+    "binary_cross_entropy_with_logits": _d_bce_logits,
+    "kl_div": _d_kl,
+    "poisson_nll_loss": _d_poisson,
+    "gaussian_nll_loss": _d_gaussian,
+    "soft_margin_loss": _d_sigmoid,
+}
+
+
+def _float(v):
+    return np.asarray(v, dtype=np.float64)
+
+
+def _call(loss, args, kwargs):
+    """The call's arguments by name (``bound``), and the ``rounded`` function's (args, kwargs):
+    the term arrays in order, the options (no weight, no reduction: the terms are unweighted)."""
+    bound = inspect.signature(getattr(lossref, loss)).bind(*args, **kwargs)
+    bound.apply_defaults()
+    named = dict(bound.arguments)
+    # a Python float var (gaussian_nll_loss) stays one: the reference refuses a 0-d var for a larger input
+    arrays = tuple(_float(named[n]) if isinstance(named[n], (np.ndarray, np.generic)) else named[n]
+                   for n in TERM_ARRAYS[loss])
+    options = {k: (_float(v) if k == "pos_weight" and v is not None else v) for k, v in named.items()
+               if k not in TERM_ARRAYS[loss] and k not in ("weight", "reduction")}
+    return named, arrays, options
+
+
+def _count(loss, named, terms):
+    reduction, weight = named["reduction"], named.get("weight")
+    if reduction != "mean":
+        return 1.0
+    if weight is not None and loss in WEIGHTED_MEAN:
+        return abs(float(_float(weight).sum()))
+    return float(terms.size)
+
+
+def _finite(a):
+    """A non-finite magnitude (a term of nan or inf: its entry is compared for nan or inf, not a
+    tolerance) becomes 1, the O(1) model, so that no scale of nan turns a comparison off."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, 1.0)
+
+
+def _weight_factor(loss, named, shape):
+    weight = named.get("weight")
+    return np.ones(shape) if weight is None else np.broadcast_to(np.abs(_float(weight)), shape)
+
+
+def _elementwise_value(loss):
+    """``value_magnitude`` of an element-wise loss's record: per term, its ``rounded`` roundings
+    (times its weight, whose product rounds once more: + |w t|); 'none' those, 'mean' and 'sum' their
+    sum over the count (rounded once more in the dtype: the |expected| part of the tolerance) with the
+    float32 (or the dtype's) sum of the terms' magnitudes over ``log2(n)`` partial sums."""
+    def magnitude(*args, **kwargs):
+        named, arrays, options = _call(loss, args, kwargs)
+        with np.errstate(all="ignore"):
+            terms = np.abs(getattr(lossref, loss)(*arrays, **dict(options, reduction="none")))
+            w = _weight_factor(loss, named, terms.shape)
+            rounded = np.broadcast_to(_finite(ROUNDED[loss](arrays, options)), terms.shape) * w + (
+                0.0 if named.get("weight") is None else w * terms)
+            if named["reduction"] == "none":
+                return Magnitude(rounded=_finite(rounded), accumulated=0.0)
+            count = _count(loss, named, terms)
+            depth = np.log2(max(terms.size, 2))
+            return Magnitude(rounded=_finite(rounded.sum() / count), accumulated=_finite(depth * (w * terms).sum() / count))
+    return magnitude
+
+
+def _elementwise_gradient(loss):
+    """``gradient_magnitude`` of an element-wise loss's record: entry i of d loss / d p is
+    ``g_i w_i / count`` times one term's derivative, so its magnitude is ``|g_i| |w_i| / count``
+    times the term's |derivative| plus the magnitude of the terms that derivative is built from
+    (:data:`DERIVATIVE_TERMS`); an argument broadcast into the terms' shape sums its entries'
+    magnitudes over the broadcast axes (``accumulated``: ``log2`` of that count partial sums). The
+    weight's gradient is the term itself (its ``rounded`` roundings), less the mean where the mean
+    divides by the weights' sum. Relative to ``g / count``: a 'mean' gradient entry of 1e-3 is held
+    to 16 eps of 1e-3, not of 1."""
+    def magnitude(grad_output, *args, **kwargs):
+        named, arrays, options = _call(loss, args, kwargs)
+        parameters = [n for n in _array_names(loss)]
+        with np.errstate(all="ignore"):
+            terms = getattr(lossref, loss)(*arrays, **dict(options, reduction="none"))
+            shape = terms.shape
+            full = {n: np.broadcast_to(_float(named[n]), shape) for n in TERM_ARRAYS[loss] if n != "var"}
+            if loss == "gaussian_nll_loss":
+                v = _float(named["var"])
+                short = v.ndim == np.ndim(named["input"]) - 1     # torch unsqueezes a var of one dimension less
+                full["var"] = np.broadcast_to(v[..., None] if short else v, shape)
+            count = _count(loss, named, terms)
+            g = np.broadcast_to(np.abs(_float(grad_output)), shape) * _weight_factor(loss, named, shape) / count
+            derivatives = getattr(lossref, f"{loss}_backward")(
+                np.ones(shape), *(full[n] for n in TERM_ARRAYS[loss]), **dict(options, reduction="none"))
+            extra = DERIVATIVE_TERMS.get(loss, lambda *_: 0.0)
+            out = []
+            for position, name in enumerate(parameters):
+                value = named.get(name)
+                if value is None or not isinstance(value, (np.ndarray, np.generic)):
+                    out.append(None)
+                    continue
+                if name == "weight":
+                    per = np.abs(_float(grad_output)) * (np.abs(terms) + _finite(ROUNDED[loss](arrays, options)))
+                    if named["reduction"] == "mean" and loss in WEIGHTED_MEAN:
+                        per = per + np.abs(_float(grad_output)) * np.abs(getattr(lossref, loss)(*args, **kwargs))
+                    per = np.broadcast_to(per, shape) / count
+                elif name == "pos_weight":     # y softplus(-x) per term (its |derivative| is in the count)
+                    per = g * extra(name, full, options)
+                else:
+                    d = derivatives[TERM_ARRAYS[loss].index(name)] if name in TERM_ARRAYS[loss] else None
+                    if d is None:
+                        out.append(None)
+                        continue
+                    per = g * (np.abs(d) + extra(name, full, options))
+                per = _finite(per)
+                target_shape = np.shape(value)
+                if name == "var" and short:
+                    summed = sum_to_shape(per, target_shape + (1,)).reshape(target_shape)
+                else:
+                    summed = sum_to_shape(per, target_shape)
+                folded = max(per.size // max(summed.size, 1), 1)
+                out.append(Magnitude(rounded=summed, accumulated=summed * np.log2(max(folded, 2)) if folded > 1 else 0.0))
+            return tuple(out)
+    return magnitude
+
+
+def _array_names(loss):
+    return array_parameters(getattr(lossref, loss))
+
+
+# --- cross-entropy, nll_loss and linear_cross_entropy ---------------------------------------------
+
+def _softmax_terms(x, target, weight, ignore_index, reduction, label_smoothing, logit_error=None):
+    """What the magnitudes of cross-entropy's value and input gradient are made of.
+
+    Per position (class axis kept): ``q`` the weights of the log-softmax entries in the
+    loss (``(1-ε) w[y] onehot(y) + ε/C w`` for class indices, ``w ⊙ p'`` for
+    probabilities), ``den`` the reduction's denominator, ``s = softmax(x)``, ``lsm`` its
+    log, and ``E`` the error of each exponent ``lsm_c = x_c - lse`` in units of the
+    accumulation type's eps: the roundings of ``lse`` and of the subtraction (``|lse| +
+    |lsm_c|``), the sum of C exponentials (``log2 C``) and, for logits that are themselves
+    computed (linear_cross_entropy), their error ``logit_error`` and its weighted share
+    in ``lse``; ``stored_error``, the same for the computed logits' rounding to the dtype
+    (``|x_c|`` and its share; 0 for given logits), in units of the dtype's eps."""
+    x = np.asarray(x, dtype=np.float64)
+    axis = _class_axis(x)
+    classes = x.shape[axis]
+    eps = _smoothing(label_smoothing)
+    w_c = (np.ones(classes) if weight is None else np.asarray(weight, dtype=np.float64)).reshape(
+        (classes,) + (1,) * (x.ndim - axis - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):   # nan and inf rows stay nan: the comparison masks them
+        lsm = log_softmax(x, axis)
+        s = np.exp(lsm)
+        if _is_probability_target(x, target):
+            q = w_c * ((1.0 - eps) * np.asarray(target, dtype=np.float64) + eps / classes)
+            kept, den = np.ones(x.sum(axis=axis).shape, dtype=bool), (x.size // classes if classes else 0)
+        else:
+            t = _checked_index_target(target, x, ignore_index)
+            wt, kept, safe = _target_weights(t, None if weight is None else np.asarray(weight, np.float64), classes,
+                                             ignore_index)
+            onehot = np.zeros_like(x)
+            if classes:
+                np.put_along_axis(onehot, np.expand_dims(safe, axis), 1.0, axis)
+            q = np.expand_dims(kept, axis) * ((1.0 - eps) * np.expand_dims(wt, axis) * onehot + (eps / classes) * w_c)
+            den = np.sum(wt)
+        lse = np.abs(x - lsm)
+        exponent_error = lse + np.abs(lsm) + np.log2(max(classes, 2))
+        stored_error = 0.0
+        if logit_error is not None:   # each exponent sees its logit's error and lse's weighted share of all
+            exponent_error = exponent_error + logit_error + np.sum(s * logit_error, axis=axis, keepdims=True)
+            stored_error = np.abs(x) + np.sum(s * np.abs(x), axis=axis, keepdims=True)
+    return axis, kept, den, q, s, lsm, exponent_error, stored_error
+
+
+def _cross_entropy_value_magnitude(input, target, weight=None, *, ignore_index=-100, reduction="mean",
+                                   label_smoothing=0.0, logit_error=None):
+    r"""Magnitudes of the terms of cross-entropy's value (``lossref.tolerance``).
+
+    The loss of a position is ``-Σ_c q_c lsm_c`` (see :func:`_softmax_terms`): each
+    ``lsm_c`` may be rounded once in the dtype (``rounded = Σ_c q_c |lsm_c|``, which is
+    the loss itself: relative), and each carries its exponent's error, taken in the
+    accumulation type (``accumulated = Σ_c q_c E_c``): a loss of 1e-3 at a softmax
+    peaked at 0.999 is ``lse - x_y`` with both terms ~20, and its error is theirs."""
+    axis, kept, den, q, s, lsm, exponent_error, stored_error = _softmax_terms(
+        input, target, weight, ignore_index, reduction, label_smoothing, logit_error)
+    with np.errstate(invalid="ignore"):
+        rounded = np.sum(q * (np.abs(lsm) + stored_error), axis=axis)
+        accumulated = np.sum(q * exponent_error, axis=axis)
+    return Magnitude(rounded=reduce(rounded, reduction, den), accumulated=reduce(accumulated, reduction, den))
+
+
+def _cross_entropy_input_magnitude(grad_output, input, target, weight=None, *, ignore_index=-100,
+                                   reduction="mean", label_smoothing=0.0, logit_error=None):
+    r"""Magnitudes of the terms of d loss / d input (``lossref.tolerance``, "Entries far below 1").
+
+    With ``gl = g q`` the gradient reaching the log-softmax (``g`` the upstream value over
+    the mean's denominator), entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``. Each ``gl_j`` is one
+    rounding in the dtype, which enters entry ``i`` times ``|δ_ij - s_i|``: ``rounded =
+    |gl_i| (1 - s_i) + s_i Σ_{j≠i} |gl_j|`` (without smoothing exactly ``|expected|``: a
+    relative error). A log-softmax stored in the dtype (torch's half types) adds
+    ``|lsm_i| / 2`` roundings to ``s_i``, relative: 8 to 10 at 32k to 262k classes, inside
+    ULPS, so not added (adding it would let a bfloat16 entry be 100 % wrong; torch's worst
+    there is 11 eps). Computed logits (linear_cross_entropy) add their own rounding,
+    ``s_i stored_error_i Σ_j |gl_j|``. The differences ``δ_ij - s_i`` are taken in the
+    accumulation type, and ``s_i`` carries its exponent's error ``E_i``: ``accumulated =
+    |gl_i| + s_i E_i Σ_j |gl_j|``. Target (probabilities) as in the value; weight keeps
+    the O(1) model.
+    """
+    axis, kept, den, q, s, lsm, exponent_error, stored_error = _softmax_terms(
+        input, target, weight, ignore_index, reduction, label_smoothing, logit_error)
+    g = np.expand_dims(np.where(kept, unreduce(np.abs(grad_output), reduction, kept.shape, denominator=den), 0.0),
+                       axis)
+    gl = g * q
+    total = np.sum(gl, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        rounded = gl * (1.0 - s) + s * (total - gl) + s * stored_error * total
+        accumulated = gl + s * exponent_error * total
+    target_magnitude = None
+    if _is_probability_target(np.asarray(input), target):
+        # d loss / d p = -g (1-ε) w lsm: one product, whose lsm carries its exponent's error.
+        classes = np.shape(input)[axis]
+        w_c = (np.ones(classes) if weight is None else np.asarray(weight, dtype=np.float64)).reshape(
+            (classes,) + (1,) * (np.ndim(input) - axis - 1))
+        factor = g * (1.0 - _smoothing(label_smoothing)) * w_c
+        with np.errstate(invalid="ignore"):
+            target_magnitude = Magnitude(rounded=factor * (np.abs(lsm) + stored_error),
+                                         accumulated=factor * exponent_error)
+    return Magnitude(rounded=rounded, accumulated=accumulated), target_magnitude, None
+
+
+def _linear_terms(input, linear_weight, linear_bias, target, ignore_index):
+    """Logits (float64), the magnitude of their terms ``|x| |W|^T + |b|`` (the error of
+    computing them, in the accumulation type) and the ignore_index cross-entropy sees."""
+    x, w, logits = _linear_logits(input, linear_weight, linear_bias)
+    logit_error = np.tensordot(np.abs(x), np.abs(w), axes=([-1], [-1]))
+    if linear_bias is not None:
+        logit_error = logit_error + np.abs(np.asarray(linear_bias, dtype=np.float64))
+    return x, w, logits, logit_error, _linear_ignore_index(logits, target, ignore_index)
+
+
+def _linear_value_magnitude(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                            ignore_index=None, label_smoothing=0.0):
+    """cross_entropy's value magnitude on the computed logits, whose own error joins each exponent's."""
+    _, _, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
+    return _cross_entropy_value_magnitude(logits, target, weight, ignore_index=ignore_index, reduction=reduction,
+                                          label_smoothing=label_smoothing, logit_error=logit_error)
+
+
+def _linear_gradient_magnitude(grad_output, input, linear_weight, target, *, linear_bias=None, weight=None,
+                               reduction="mean", ignore_index=None, label_smoothing=0.0):
+    """Through the projection: with ``G`` the logits' gradient and ``M`` its magnitudes,
+    d/d input = G · W sums K terms ``|G| |W|``: ``rounded = (M.rounded + |G|) |W|`` (G is
+    rounded in the dtype before the product), ``accumulated = M.accumulated |W| + sqrt(K)
+    |G| |W|`` (the product's own sum); likewise d/d linear_weight with ``|input|``, and
+    d/d linear_bias (``Σ_n G``) with ones over the batch. One entry per array parameter:
+    (input, linear_weight, target, linear_bias, weight); the class weight keeps the O(1)
+    model (None)."""
+    x, w, logits, logit_error, ignore_index = _linear_terms(input, linear_weight, linear_bias, target, ignore_index)
+    kwargs = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
+    grad_logits = np.abs(lossref.cross_entropy_backward(grad_output, logits, target, weight, **kwargs)[0])
+    logits_magnitude, target_magnitude, _ = _cross_entropy_input_magnitude(
+        grad_output, logits, target, weight, logit_error=logit_error, **kwargs)
+    class_axes, batch_axes = list(range(x.ndim - 1, logits.ndim)), list(range(x.ndim - 1))
+
+    def through(other, axes):
+        # The product's own sum of K terms: sqrt(K) roundings (the probabilistic bound of
+        # Higham & Mary 2019; a stride-0 weight makes every term alike and reaches it).
+        terms = int(np.prod([grad_logits.shape[a] for a in axes[0]]))
+        own = np.tensordot(grad_logits, np.abs(other), axes=axes)
+        return Magnitude(rounded=np.tensordot(logits_magnitude.rounded, np.abs(other), axes=axes) + own,
+                         accumulated=np.tensordot(logits_magnitude.accumulated, np.abs(other), axes=axes)
+                         + np.sqrt(max(terms, 1)) * own)
+
+    bias = None if linear_bias is None else through(np.ones(x.shape[:-1]), (batch_axes, batch_axes))
+    return (through(w, (class_axes, list(range(w.ndim - 1)))), through(x, (batch_axes, batch_axes)),
+            target_magnitude, bias, None)
+
+
+def _cross_entropy_magnitudes():
+    return dict(value_magnitude=_cross_entropy_value_magnitude, gradient_magnitude=_cross_entropy_input_magnitude)
+
+
+def _nll_input_magnitude(grad_output, *args, **kwargs):
+    """nll_loss's input gradient is ``-g w[y] / D`` at the target and exactly 0 elsewhere:
+    a product, no cancellation, so the whole error is relative (rounded = |gradient|)."""
+    grad_input = lossref.nll_loss_backward(grad_output, *args, **kwargs)[0]
+    return (Magnitude(rounded=np.abs(grad_input), accumulated=0.0), None, None)
+
+
+# --- the table --------------------------------------------------------------------------------
+
+_ELEMENTWISE = tuple(TERM_ARRAYS)
+
+#: loss -> (value_magnitude, gradient_magnitude); either may be None (the O(1) model).
+_MODELS = {
+    **{loss: (_elementwise_value(loss), _elementwise_gradient(loss)) for loss in _ELEMENTWISE},
+    "cross_entropy": (_cross_entropy_value_magnitude, _cross_entropy_input_magnitude),
+    "nll_loss": (None, _nll_input_magnitude),
+    "linear_cross_entropy": (_linear_value_magnitude, _linear_gradient_magnitude),
+}
+#: The losses with a per-entry model of their value or their gradient.
+MODELLED = tuple(_MODELS)
+
+
+def value_magnitude(loss: str):
+    """The function ``(*args, **kwargs) -> Magnitude`` of the loss's value, or None (O(1) model)."""
+    return _MODELS.get(loss, (None, None))[0]
+
+
+def gradient_magnitude(loss: str):
+    """The function ``(grad_output, *args, **kwargs) -> tuple[Magnitude | None, ...]`` (one per array
+    parameter of the loss), or None (O(1) model)."""
+    return _MODELS.get(loss, (None, None))[1]
