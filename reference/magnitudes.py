@@ -32,6 +32,7 @@ from lossref._common import array_parameters, log_softmax, reduce, sum_to_shape,
 from lossref.classification import (_class_axis, _is_probability_target, _linear_ignore_index, _linear_logits,
                                     _smoothing, _target_weights)
 from lossref.classification import _index_target as _checked_index_target
+from lossref.margin import _soft_multilabel_args
 from lossref.tolerance import Magnitude
 
 __all__ = ["MODELLED", "ROUNDED", "terms", "value_magnitude", "gradient_magnitude"]
@@ -143,40 +144,109 @@ def _ranking(args, kwargs):
     return np.abs(x1 - x2) + terms("margin_ranking_loss", args, kwargs)
 
 
+def _multilabel_soft_parts(input, target, weight=None):
+    """multilabel_soft_margin_loss per element (the broadcast shape): its unweighted term ``t``, the
+    log-sigmoids, and the term's roundings (``per_element``, before the weight)."""
+    _, _, _, (x, y, w) = _soft_multilabel_args(input, target, weight)
+    with np.errstate(all="ignore"):
+        plus, minus = -np.logaddexp(0, -x), -np.logaddexp(0, x)     # log_sigmoid(x), log_sigmoid(-x)
+        t = -(y * plus + (1 - y) * minus)
+        # torch's composite: log_sigmoid twice, the two products, their sum (negated exactly):
+        # |ls+| + |ls-| + |y ls+| + |(1-y) ls-| + |t|.
+        per_element = np.abs(plus) + np.abs(minus) + np.abs(y * plus) + np.abs((1 - y) * minus) + np.abs(t)
+    return x, y, w, plus, minus, t, per_element
+
+
+def _multilabel_soft_rows(input, target, weight=None):
+    """Per row: the roundings (``rounded``) and the class sum's partial sums (``accumulated``, in
+    units of the accumulation type's eps) of the row's loss ``Σ_c w_c t_c / C``. The class axis is
+    the input's last, ``input.ndim - 1`` of the broadcast terms (a weight may add leading axes)."""
+    x, y, w, _, _, t, per_element = _multilabel_soft_parts(input, target, weight)
+    axis, classes = np.ndim(input) - 1, max(np.shape(input)[-1], 1)
+    wa = 1.0 if w is None else np.abs(w)
+    with np.errstate(all="ignore"):
+        weighted = wa * np.abs(t)
+        # times the weight: each term's roundings scale, and the product rounds once more (|w t|);
+        # the row's sum over C (rounded once) and the division by C (once more): 2 |row|.
+        elements = wa * per_element + (0.0 if w is None else weighted)
+        row = np.abs(np.sum((1.0 if w is None else w) * t, axis=axis)) / classes
+        rounded = elements.sum(axis=axis) / classes + 2 * row
+        accumulated = np.log2(max(classes, 2)) * weighted.sum(axis=axis) / classes
+    return rounded, accumulated
+
+
 def _multilabel_soft(args, kwargs):
-    x, y = (np.asarray(a) for a in args[:2])
-    plus, minus = -np.logaddexp(0, -x), -np.logaddexp(0, x)     # log_sigmoid(x), log_sigmoid(-x)
-    t = np.abs(y * plus + (1 - y) * minus)
-    # per element: log_sigmoid twice, the two products, the sum: |ls+| + |ls-| + |y ls+| + |(1-y) ls-| + |t|,
-    # then the row's sum over C is rounded and divided by C (rounded again): 2 |row| of the 'none' value.
-    per_element = np.abs(plus) + np.abs(minus) + np.abs(y * plus) + np.abs((1 - y) * minus) + t
-    rows = per_element.mean(axis=-1) + 2 * np.abs(lossref.multilabel_soft_margin_loss(x, y, reduction="none"))
-    return rows
+    return _multilabel_soft_rows(*args[:2], kwargs.get("weight"))[0]
 
 
-def _distance_terms(anchor, other, eps=1e-6):
-    d = np.linalg.norm(anchor - other + eps, axis=-1)
-    return d
+def _triplet_factors(p):
+    """For the p-norm of D differences: (relative roundings of the norm, counted high; the factor
+    on the float32 sum's ``log2 D`` partial sums; the factor (p - 1) on both in the gradient
+    ``sign(x) |x|^(p-1) / d^(p-1)``), or None where the O(1) model stays: p < 1, where
+    ``(Σ|x|^p)^(1/p)`` multiplies the sum's relative error by 1/p unboundedly as p -> 0 and
+    p <= 0 is a count or a harmonic-like mean."""
+    if np.isinf(p) and p > 0:
+        return 2.0, 0.0, 1.0     # max |x_i|: the difference and + eps, exact comparisons
+    if p < 1:
+        return None
+    # each difference and + eps (relative: 2), |x|^p (p times that, and its own: 1), the sum's
+    # rounding, ^(1/p) (1/p of the sum's, and its own): 2 + 1/p (2p + 1) + 1, per eps/2, counted high
+    return 2.0 + (2 * p + 1) / p + 1.0, 1.0 / p, max(1.0, abs(p - 1.0))
+
+
+def _triplet_parts(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean"):
+    from lossref.embedding import _Distance, _triplet_inputs
+    a, pos, neg, margin = _triplet_inputs(anchor, positive, negative, margin, reduction)
+    a, pos, neg = np.broadcast_arrays(a, pos, neg)   # per entry of the broadcast: no sum before |.|
+    names = ("anchor", "positive"), ("anchor", "negative"), ("positive", "negative")
+    distances = [_Distance(u, v, float(p), float(eps), n) for (u, v), n in zip(((a, pos), (a, neg), (pos, neg)), names)]
+    return a, pos, neg, margin, distances if swap else distances[:2]
+
+
+def _triplet_rows(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, *, reduction="mean"):
+    """Per row (the loss's shape): roundings and the norms' partial sums of ``max(0, margin + d_ap - d_-)``."""
+    factors = _triplet_factors(float(p))
+    a, _, _, margin, distances = _triplet_parts(anchor, positive, negative, margin, p, eps, swap, reduction)
+    values = [d.value for d in distances]
+    loss = np.abs(lossref.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction="none"))
+    if factors is None:
+        return np.ones(np.shape(loss)), np.zeros(np.shape(loss))
+    relative, depth_factor, _ = factors
+    depth = np.log2(max(a.shape[-1] if a.ndim else 1, 2))
+    with np.errstate(all="ignore"):
+        norms = sum(values)
+        # each distance's roundings; margin + d_ap and - d_- rounded (|margin + d_ap|, |loss|)
+        rounded = relative * norms + np.abs(margin + values[0]) + loss
+        accumulated = depth * depth_factor * norms
+    return rounded, accumulated
 
 
 def _triplet(args, kwargs):
-    a, p, n = (np.asarray(v) for v in args[:3])
-    margin = kwargs.get("margin", 1.0)
-    d_ap, d_an = _distance_terms(a, p), _distance_terms(a, n)
-    # each distance: the differences (and + eps) rounded, each eps/2 relative, so eps/2 d of the
-    # norm each, and the norm's own rounding: 3 d; then margin + d_ap and - d_an rounded.
-    loss = terms("triplet_margin_loss", args, kwargs)
-    return 3 * (d_ap + d_an) + np.abs(margin + d_ap) + loss
+    return _triplet_rows(*args, **kwargs)[0]
+
+
+def _cosine_rows(input1, input2, target, margin=0, *, reduction="mean"):
+    """Per row: the roundings of cos and of the loss, the sums' partial sums, and the parts the
+    gradient needs (``_cosine_parts`` of the reference, and ``Σ |x1 x2| / den``)."""
+    from lossref.embedding import _cosine_parts
+    x1, x2, t, margin, mag1, mag2, denom, cos = _cosine_parts(input1, input2, target, margin, reduction)
+    with np.errstate(all="ignore"):
+        products = np.sum(np.abs(x1 * x2), axis=-1) / denom
+        # x1 x2 (each product relative) and their sum: |Σ x1 x2| / den; the squares and their sums
+        # (1 + 1 each), their product, sqrt and the division: 6 |cos| counted high.
+        cos_rounded = products + 6 * np.abs(cos)
+        depth = np.log2(max(np.shape(x1)[-1], 2))
+        cos_accumulated = depth * (products + 2 * np.abs(cos))    # the three float32 sums over D
+        counted = (t == 1) | (t == -1)
+        loss = np.abs(lossref.cosine_embedding_loss(input1, input2, target, margin, reduction="none"))
+        # 1 - cos, or cos - margin (the clamp and the where are exact): one more rounding, |loss|
+        rounded = np.where(counted, cos_rounded + loss, 0.0)
+        accumulated = np.where(counted, cos_accumulated, 0.0)
+    return rounded, accumulated, (x1, x2, t, margin, mag1, mag2, denom, cos, products, cos_rounded, depth)
 
 
 def _cosine(args, kwargs):
-    x1, x2, y = (np.asarray(v) for v in args[:3])
-    norm = np.sqrt((x1 * x1).sum(-1) * (x2 * x2).sum(-1))
-    cos = (x1 * x2).sum(-1) / norm
-    # the products x1 x2 and their sum (|Σ x1 x2| / norm: the terms over the norm), the squares'
-    # roundings and sums (1 + 1 each), their product, sqrt and the division: 6 |cos| counted high;
-    # then 1 - cos or cos - margin rounded: |loss|.
-    return np.abs(x1 * x2).sum(-1) / norm + 6 * np.abs(cos) + terms("cosine_embedding_loss", args, kwargs)
+    return _cosine_rows(*args, **kwargs)[0]
 
 
 def _nll_rows(args, kwargs):
@@ -563,6 +633,138 @@ def _nll_input_magnitude(grad_output, *args, **kwargs):
     return (Magnitude(rounded=np.abs(grad_input), accumulated=0.0), None, None)
 
 
+# --- the row losses: multilabel_soft_margin_loss, cosine_embedding_loss, triplet_margin_loss --------
+
+def _rows_reduced(rounded, accumulated, loss, reduction):
+    """A row loss's value magnitude: the rows' own ('none'), or their sum (over the count for
+    'mean'), whose float32 (or the dtype's) sum adds ``log2(rows)`` partial sums of ``Σ |row|``."""
+    rounded, accumulated, loss = (np.asarray(v, dtype=np.float64) for v in (rounded, accumulated, loss))
+    if reduction == "none":
+        return Magnitude(rounded=_finite(rounded), accumulated=_finite(accumulated))
+    count = max(loss.size, 1) if reduction == "mean" else 1
+    depth = np.log2(max(loss.size, 2))
+    return Magnitude(rounded=_finite(rounded.sum() / count),
+                     accumulated=_finite((accumulated.sum() + depth * np.abs(loss).sum()) / count))
+
+
+def _summed_to(per, shape):
+    """Per-entry magnitudes of the broadcast shape summed back to an argument's shape: a sum of
+    ``folded`` terms adds ``log2(folded)`` partial sums of the summed magnitudes."""
+    summed = sum_to_shape(_finite(per), tuple(shape))
+    folded = max(np.size(per) // max(summed.size, 1), 1)
+    return Magnitude(rounded=summed, accumulated=summed * np.log2(folded) if folded > 1 else 0.0)
+
+
+def _multilabel_soft_value(input, target, weight=None, *, reduction="mean"):
+    rounded, accumulated = _multilabel_soft_rows(input, target, weight)
+    loss = lossref.multilabel_soft_margin_loss(input, target, weight, reduction="none")
+    return _rows_reduced(rounded, accumulated, loss, reduction)
+
+
+def _multilabel_soft_gradient(grad_output, input, target, weight=None, *, reduction="mean"):
+    """Entry c of a row: ``g w_c / (C D)`` times ``σ(x) - y`` (input), ``-x`` (target) or ``t``
+    (weight). torch's composite differentiates ``-(y ls+ + (1-y) ls-)``: the input's gradient is
+    ``-y σ(-x) + (1-y) σ(x)``, two parts that cancel (each rounded twice), the target's
+    ``-(ls+ - ls-)`` (each log-sigmoid rounded, then the difference); the weight's gradient is the
+    term, with its roundings, summed over the rows it is broadcast over."""
+    x, y, w, plus, minus, t, per_element = _multilabel_soft_parts(input, target, weight)
+    axis, classes = np.ndim(input) - 1, max(np.shape(input)[-1], 1)
+    rows = x.shape[:axis] + x.shape[axis + 1:]
+    count = max(int(np.prod(rows)), 1) if reduction == "mean" else 1
+    g_row = np.expand_dims(np.broadcast_to(np.abs(np.asarray(grad_output, dtype=np.float64)), rows) / count, axis)
+    with np.errstate(all="ignore"):
+        g_entry = g_row / classes * (1.0 if w is None else np.abs(w))
+        s_plus, s_minus = np.exp(plus), np.exp(minus)         # σ(x), σ(-x)
+        d_input = g_entry * (2 * (np.abs(y) * s_minus + np.abs(1 - y) * s_plus) + np.abs((1 - y) * s_plus - y * s_minus))
+        d_target = g_entry * (2 * (np.abs(plus) + np.abs(minus)) + np.abs(x))
+        d_weight = g_row / classes * (per_element + np.abs(t))
+    out = []
+    for original, per in ((input, d_input), (target, d_target), (weight, d_weight)):
+        floating = original is not None and np.asarray(original).dtype.kind == "f"
+        out.append(_summed_to(per, np.shape(original)) if floating else None)
+    return tuple(out)
+
+
+def _cosine_value(input1, input2, target, margin=0, *, reduction="mean"):
+    rounded, accumulated, _ = _cosine_rows(input1, input2, target, margin, reduction=reduction)
+    loss = lossref.cosine_embedding_loss(input1, input2, target, margin, reduction="none")
+    return _rows_reduced(rounded, accumulated, loss, reduction)
+
+
+def _cosine_gradient(grad_output, input1, input2, target, margin=0, *, reduction="mean"):
+    """``d cos / d x1 = x2 / den - cos x1 / A`` (A = Σ x1² + 1e-12), times ``∓g`` per row. torch's
+    composite reaches the second part through prod_sum / den², den = sqrt(A B) and 2 x1: about
+    seven relative roundings (8 |cos| |x1| / A, counted high), the first through g / den and x2
+    (3 |x2| / den); and the cos it uses carries its own rounding (``Σ |x1 x2| / den``, the sum's
+    terms), times |x1| / A. The three sums over D add ``log2 D`` partial sums of each."""
+    rounded_rows, _, parts = _cosine_rows(input1, input2, target, margin, reduction=reduction)
+    x1, x2, t, margin, mag1, mag2, denom, cos, products, cos_rounded, depth = parts
+    shape = np.broadcast_shapes(np.shape(t), np.shape(cos))   # the target broadcasts against the cosines
+    active = (t == 1) | ((t == -1) & (cos - margin > 0))
+    g = np.abs(np.asarray(grad_output, dtype=np.float64))
+    count = max(int(np.prod(shape)), 1) if reduction == "mean" else 1
+    with np.errstate(all="ignore"):
+        dcos = sum_to_shape(np.where(active, np.broadcast_to(g, shape) / count, 0.0), np.shape(cos))[..., None]
+        c, den, prod = np.abs(cos)[..., None], denom[..., None], products[..., None]
+        out = []
+        for original, own, other, mag in ((input1, x1, x2, mag1), (input2, x2, x1, mag2)):
+            if np.asarray(original).dtype.kind != "f":
+                out.append(None)
+                continue
+            a, b = np.broadcast_arrays(np.abs(own), np.abs(other))
+            m = mag[..., None]
+            rounded = dcos * (3 * b / den + 8 * c * a / m + prod * a / m)
+            accumulated = dcos * depth * (b / den + 2 * c * a / m + prod * a / m)
+            r, acc = _summed_to(rounded, np.shape(original)), _summed_to(accumulated, np.shape(original))
+            out.append(Magnitude(rounded=r.rounded, accumulated=np.asarray(acc.rounded) + np.asarray(r.accumulated)))
+    return (*out, None)
+
+
+def _triplet_value(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, *, reduction="mean"):
+    rounded, accumulated = _triplet_rows(anchor, positive, negative, margin, p, eps, swap, reduction=reduction)
+    loss = lossref.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction="none")
+    return _rows_reduced(rounded, accumulated, loss, reduction)
+
+
+def _triplet_gradient(grad_output, anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, *,
+                      reduction="mean"):
+    """Each distance ``d(u, v)`` passes ``h N(x)`` to u and ``-h N(x)`` to v, with ``N`` the norm's
+    gradient (``x / d`` at p = 2, ``sign(x) |x|^(p-1) / d^(p-1)``); the anchor gets two, which
+    cancel, so their magnitudes add. Each carries the product's roundings (3) and ``(p - 1)`` times
+    the relative errors of ``|x|`` and of ``d`` (:func:`_triplet_factors`); the float32 sum over D
+    in ``d``, ``(p - 1) / p log2 D`` partial sums."""
+    from lossref.embedding import _triplet_grads, _triplet_reduce
+    factors = _triplet_factors(float(p))
+    if factors is None:
+        return (None,) * 3
+    relative, depth_factor, power = factors
+    a, pos, neg, margin, distances = _triplet_parts(anchor, positive, negative, margin, p, eps, swap, reduction)
+    z, _ = _triplet_reduce(*(d.value for d in distances[:2]), distances[2].value if swap else None, margin, reduction)
+    hs = _triplet_grads(np.abs(np.asarray(grad_output, dtype=np.float64)), z, distances[1].value,
+                        distances[2].value if swap else None, reduction)
+    depth = np.log2(max(a.shape[-1] if a.ndim else 1, 2))
+    per = {"anchor": 0.0, "positive": 0.0, "negative": 0.0}
+    ends = (("anchor", "positive"), ("anchor", "negative"), ("positive", "negative"))
+    with np.errstate(all="ignore"):
+        for distance, h, (u, v) in zip(distances, hs, ends):
+            if h is None:
+                continue
+            entry = np.abs(distance.backward(np.abs(h))[0])      # |h N(x)|, the broadcast shape
+            per[u] = per[u] + entry
+            per[v] = per[v] + entry
+    out = []
+    for original, name in ((anchor, "anchor"), (positive, "positive"), (negative, "negative")):
+        if np.asarray(original).dtype.kind != "f" or float(p) == 0:
+            out.append(None)
+            continue
+        entry = np.broadcast_to(per[name], a.shape)
+        rounded = _summed_to(entry * (3 + power * relative), np.shape(original))
+        accumulated = _summed_to(entry * power * depth_factor * depth, np.shape(original))
+        out.append(Magnitude(rounded=rounded.rounded,
+                             accumulated=np.asarray(accumulated.rounded) + np.asarray(rounded.accumulated)))
+    return tuple(out)
+
+
 # --- the table --------------------------------------------------------------------------------
 
 _ELEMENTWISE = tuple(TERM_ARRAYS)
@@ -573,6 +775,9 @@ _MODELS = {
     "cross_entropy": (_cross_entropy_value_magnitude, _cross_entropy_input_magnitude),
     "nll_loss": (None, _nll_input_magnitude),
     "linear_cross_entropy": (_linear_value_magnitude, _linear_gradient_magnitude),
+    "multilabel_soft_margin_loss": (_multilabel_soft_value, _multilabel_soft_gradient),
+    "cosine_embedding_loss": (_cosine_value, _cosine_gradient),
+    "triplet_margin_loss": (_triplet_value, _triplet_gradient),
 }
 #: The losses with a per-entry model of their value or their gradient.
 MODELLED = tuple(_MODELS)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Both, ErrorCase, LossRecord, Sample, pairwise, shape_tags
+from .base import Both, ErrorCase, magnitudes, LossRecord, Sample, pairwise, shape_tags
 
 KINK_GAP = 0.05
 D = 4
@@ -462,9 +462,9 @@ def _with_distance_errors():
 
 
 RECORDS = [
-    LossRecord(name="cosine_embedding_loss", module="CosineEmbeddingLoss", samples=_cosine_samples,
+    LossRecord(name="cosine_embedding_loss", **magnitudes("cosine_embedding_loss"), module="CosineEmbeddingLoss", samples=_cosine_samples,
                errors=_cosine_errors),
-    LossRecord(name="triplet_margin_loss", module="TripletMarginLoss", samples=_triplet_samples,
+    LossRecord(name="triplet_margin_loss", **magnitudes("triplet_margin_loss"), module="TripletMarginLoss", samples=_triplet_samples,
                errors=_triplet_errors),
     LossRecord(name="triplet_margin_with_distance_loss", module="TripletMarginWithDistanceLoss",
                samples=_with_distance_samples, errors=_with_distance_errors),

@@ -522,7 +522,7 @@ RECORDS = [
                unsupported=_NATIVE_MARGIN_UNSUPPORTED),
     LossRecord(name="soft_margin_loss", **magnitudes("soft_margin_loss"), module="SoftMarginLoss", samples=_soft_margin_samples,
                errors=_soft_margin_errors),
-    LossRecord(name="multilabel_soft_margin_loss", module="MultiLabelSoftMarginLoss", samples=_soft_multi_samples,
+    LossRecord(name="multilabel_soft_margin_loss", **magnitudes("multilabel_soft_margin_loss"), module="MultiLabelSoftMarginLoss", samples=_soft_multi_samples,
                errors=_soft_multi_errors),
 ]
 
