@@ -91,14 +91,17 @@ def _torch_disagrees(torch, case, device) -> str | None:
     return None if _within(got, case.expected, *_tolerance(case)) else f"{case.name} on {device}"
 
 
-def _within(got, expected, rtol, atol) -> bool:
+def _within(got, expected, rtol, atol, scale=1.0) -> bool:
+    """Every finite entry within ``rtol * |expected| + atol * scale`` (the file's per-entry scale)."""
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         return False
     same_nan = np.array_equal(np.isnan(got), np.isnan(expected))
     finite = np.isfinite(expected)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), expected.shape)
     return bool(same_nan and np.all(got[~finite & ~np.isnan(expected)] == expected[~finite & ~np.isnan(expected)])
-                and np.all(np.abs(got[finite] - expected[finite]) <= atol + rtol * np.abs(expected[finite])))
+                and np.all(np.abs(got[finite] - expected[finite]) <= atol * scale[finite]
+                           + rtol * np.abs(expected[finite])))
 
 
 def torch_agreed(spec, expected, gradients, tolerance: dict):
@@ -110,7 +113,8 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
         import torch
     except ImportError:
         return False
-    rtol, atol = tolerance["rtol"], tolerance["atol"]
+    tolerance = fixtures.decode_tolerance(tolerance)
+    rtol, atol = tolerance.rtol, tolerance.atol
     named_kwargs = fixtures.resolve(spec.kwargs, torch.nn.functional)   # a named distance_function, as torch's
 
     def tensor(a):   # as a file's reader gets it: contiguous, in its recorded dtype
@@ -133,14 +137,14 @@ def torch_agreed(spec, expected, gradients, tolerance: dict):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = getattr(torch.nn.functional, spec.loss)(*args, **kwargs)
-        if not _within(out.detach().double().numpy(), expected, rtol, atol):
+        if not _within(out.detach().double().numpy(), expected, rtol, atol, tolerance.scale()):
             return None
         named = list(zip(positional, args)) + list(kwargs.items())
         grads = [(arrays.index(n), t) for n, t in named if isinstance(t, torch.Tensor) and t.requires_grad]
         if grads and spec.loss != "ctc_loss":   # torch's CTC gradient is with respect to logits
             upstream = torch.from_numpy(np.array(spec.grad_output, dtype=np.float64)).to(out.dtype)
             got = torch.autograd.grad(out, [t for _, t in grads], upstream, allow_unused=True)
-            if any(g is None or not _within(g.double().numpy(), gradients[i], rtol, atol)
+            if any(g is None or not _within(g.double().numpy(), gradients[i], rtol, atol, tolerance.gradient_scale(i))
                    for (i, _), g in zip(grads, got)):
                 return None
     except Exception:   # noqa: BLE001 (a release that refuses the call did not agree)
@@ -157,8 +161,9 @@ def _show(value) -> str:
 
 
 def _tolerance(case):
-    """The fixture's own tolerance (every file written by fixtures/generate.py has one)."""
-    return case.tolerance.rtol, case.tolerance.atol
+    """The fixture's own tolerance of its value (every file written by fixtures/generate.py has one):
+    rtol, atol and atol's per-entry scale."""
+    return case.tolerance.rtol, case.tolerance.atol, case.tolerance.scale()
 
 
 def main() -> int:

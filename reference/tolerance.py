@@ -62,10 +62,12 @@ such functions keeps ``scale = 1``, terms of O(1) rounded in the dtype, where it
 triplet_margin_with_distance_loss (the user's distance function: its rounding is not known);
 ctc_loss (log-space sums whose error is absolute in the exponent: its CONDITIONING entry);
 multi_margin_loss and multilabel_margin_loss (no half-precision CPU kernel; their terms are
-margins of O(1) logits, whose cancellation is absolute at O(1)). Not derived yet, so on the O(1)
-model for now (their values' counts are in the tier): multilabel_soft_margin_loss,
-cosine_embedding_loss, triplet_margin_loss. A fixture file's ``tolerance`` field carries rtol and
-atol only (no per-entry scale): its values are unchanged by the magnitude model.
+margins of O(1) logits, whose cancellation is absolute at O(1)). The row losses
+multilabel_soft_margin_loss, cosine_embedding_loss and triplet_margin_loss (p >= 1; the O(1) model
+below, where 1/p multiplies the norm's relative error without bound) have theirs in
+``lossref.magnitudes`` too: the row's sum over C or D, its partial sums, and each gradient's
+cancelling parts. A fixture file's ``tolerance`` field carries the same per-entry scale ("Fixture
+files" below).
 
 Cross-entropy (derived in ``lossref.magnitudes``): with ``gl`` the gradient
 reaching the log-softmax, input-gradient entry ``i`` is ``Σ_j gl_j (δ_ij - s_i)``, so
@@ -126,7 +128,10 @@ Fixture files
 -------------
 A fixture's arrays keep their dtype; an implementation fed them computes in the narrowest
 floating one (:func:`input_dtype`), so its ``tolerance`` field is
-``tolerance(input_dtype(arrays), loss)``.
+``tolerance(input_dtype(arrays), loss)`` and, where the loss has a per-entry model
+(``lossref.magnitudes``), ``scale``: :func:`magnitude_scale` of the model on the file's inputs, per
+entry of the value and of each gradient, rounded up to 2 significant digits (a bound still, and the
+same on a machine whose exp or log differ in the last bit).
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def test_implementation_reproduces(spec, device, impl, request):
         call[transform.position] = transform.torch_fn(call[transform.position])
     out = fn(*call, **call_kwargs)
     tol = _tolerance(case)
-    assert_matches(result_to_numpy(out), case.expected, tol, name)
+    assert_matches(result_to_numpy(out), case.expected, tol, name, scale=case.tolerance.scale())
     if not leaves:
         return
     grad_output = torch.as_tensor(np.asarray(case.grad_output), dtype=out.dtype, device=out.device)
@@ -141,7 +141,25 @@ def test_implementation_reproduces(spec, device, impl, request):
         if transform is not None and i == at:
             want = transform.numpy_vjp(np.asarray(case.args[transform.position], dtype=np.float64), want)
         assert g is not None, f"{name}: no gradient for {names[i]}"
-        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient of {names[i]}")
+        # the file's scale is for the gradient it records: with respect to the logits under a transform, 1
+        scale = 1.0 if transform is not None and i == at else case.tolerance.gradient_scale(i)
+        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient of {names[i]}", scale=scale)
+
+
+def test_the_per_entry_scale_sees_a_small_entry_wrong():
+    """A file's per-entry scale (tolerance.scale, lossref.magnitudes) holds a small entry to its own
+    size: the article's cross_entropy gradient has an entry of 7.5e-7 (float32 logits), which
+    rtol and atol alone (1.9e-6) let be 100 % wrong; with the file's scale, 0 there fails."""
+    from .compare import Mismatch
+    case = fixtures.load("cross_entropy/article")
+    tol, want = _tolerance(case), np.asarray(case.gradients[0], dtype=np.float64)
+    small = np.unravel_index(np.argmin(np.abs(want)), want.shape)
+    assert 0 < abs(want[small]) < tol.atol    # the entry the O(1) model cannot see
+    wrong = want.copy()
+    wrong[small] = 0.0
+    assert_matches(wrong, want, tol, "without the scale")                       # passes: blind
+    with pytest.raises(Mismatch):
+        assert_matches(wrong, want, tol, "with the scale", scale=case.tolerance.gradient_scale(0))
 
 
 def test_tolerance_rule_is_the_suites():
