@@ -1,16 +1,20 @@
 """torch.compile as an implementation under test: ``--impl compile`` (inductor), ``--impl
-compile:aot_eager``, ``--impl compile:aot_eager_decomp_partition``, each optionally ``:static``.
+compile:aot_eager``, ``--impl compile:aot_eager_decomp_partition``, each optionally ``:dynamic``.
 
 What is compiled, and how (docs/compiled.md says why):
 
-- **One compiled function per loss**, ``torch.compile(entry, backend=..., dynamic=True)`` where
-  ``entry`` calls ``F.<loss>`` and has a code object of its own (:func:`_entry` says why), made
-  once per run and shared by every test. Dynamo keeps one graph per set of guards, so a
-  graph compiled for one test serves every later test with the same dtypes, ranks, options and
-  ``None``/tensor pattern, whatever the sizes: shapes are symbolic (``dynamic=True``), except
-  sizes 0 and 1, which dynamo always specialises (empty batches and single classes get graphs
-  of their own). ``:static`` compiles every new shape instead (``dynamic=False``): the subset
-  run that says whether a finding depends on dynamic shapes.
+- **The whole run is batched** (tests/compiled_batches.py): the forward, gradient and layout tests
+  of a loss on one device and dtype (~120 samples: every option row of the covering arrays) are
+  compiled together as one function, static shapes, about 80 graphs for the run instead of 5900;
+  each test checks its own sample's value and gradients from that function's results, after its
+  call was compared with the planned one. Every other test that calls a loss (fixtures, refusals,
+  identities, specifics) compiles its call on its own, static shapes, through **one compiled
+  function per loss**, ``torch.compile(entry, backend=...)`` where ``entry`` calls ``F.<loss>``
+  and has a code object of its own (:func:`_entry` says why).
+- **``:dynamic``** compiles every call on its own with symbolic shapes (``dynamic=True``), the
+  function shared by every test: a graph compiled for one test serves every later test with the
+  same dtypes, ranks, options and ``None``/tensor pattern, whatever the sizes (except 0 and 1,
+  which dynamo specialises). The subset run that says whether a finding depends on the shapes.
 - **Backends place a finding.** ``aot_eager`` traces with dynamo and AOTAutograd and runs the
   traced aten graph eagerly (torch's CompositeImplicit decompositions and its autograd
   formulas, no code generation); ``aot_eager_decomp_partition`` adds inductor's decomposition
@@ -42,22 +46,29 @@ PREFIX = "compile"
 @dataclass(frozen=True)
 class CompileSpec:
     backend: str = BACKENDS[0]
-    dynamic: bool = True
+    dynamic: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> "CompileSpec | None":
-        """``compile[:BACKEND][:static]`` -> the spec; None for any other implementation. A bad
+        """``compile[:BACKEND][:dynamic]`` -> the spec; None for any other implementation. A bad
         backend or word raises ValueError naming what is accepted."""
         head, _, rest = spec.partition(":")
         if head != PREFIX:
             return None
         words = [w for w in rest.split(":") if w] if rest else []
-        dynamic = "static" not in words
-        words = [w for w in words if w != "static"]
+        dynamic = "dynamic" in words
+        words = [w for w in words if w != "dynamic"]
         if len(words) > 1 or (words and words[0] not in BACKENDS):
-            raise ValueError(f"--impl {spec}: expected compile[:BACKEND][:static] with BACKEND one of "
+            raise ValueError(f"--impl {spec}: expected compile[:BACKEND][:dynamic] with BACKEND one of "
                              f"{', '.join(BACKENDS)}")
         return cls(words[0] if words else BACKENDS[0], dynamic)
+
+    @property
+    def batched(self) -> bool:
+        """The whole run's mode: forward, gradient and layout tests compiled in one function per
+        loss, device and dtype, static shapes (tests/compiled_batches.py); ``:dynamic`` compiles
+        each call on its own with symbolic shapes instead (the subset run)."""
+        return not self.dynamic
 
     @property
     def quirk_implementations(self) -> tuple[str, ...]:
@@ -72,7 +83,7 @@ class CompileSpec:
     @property
     def name(self) -> str:
         """The spelling of the spec."""
-        return f"{PREFIX}:{self.backend}" + ("" if self.dynamic else ":static")
+        return f"{PREFIX}:{self.backend}" + (":dynamic" if self.dynamic else "")
 
 
 @dataclass
@@ -182,12 +193,42 @@ class CompiledFunctions:
         return torch.compile(_entry(fn), backend=_counting_backend(name, self.spec.backend),
                              dynamic=self.spec.dynamic, fullgraph=False)
 
+    def _batch_compiler(self, name: str, fn, backend: str | None = None):
+        """``calls -> outputs``: one compiled function calling the loss on every call of a batch
+        (static shapes: it runs once), its graphs and graph breaks counted as the per-call path
+        counts them; ``backend``: another backend, not counted (the screen of a batched run)."""
+        def compile_batch(calls):
+            from torch._dynamo.utils import counters
+
+            def call_all(calls):
+                return [fn(*args, **kwargs) for args, kwargs in calls]
+            compiled = torch.compile(_entry(call_all), backend=backend or _counting_backend(name, self.spec.backend),
+                                     dynamic=False, fullgraph=False)
+            breaks = collections.Counter(counters["graph_break"])
+            try:
+                return compiled(calls)
+            finally:
+                if backend is None:
+                    for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
+                        TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count
+        return compile_batch
+
     def wrap(self, name: str, fn):
         compiled = self._compile(name, fn)
+        compile_batch = self._batch_compiler(name, fn)
+        # inductor's batches are screened with aot_eager first (tests/compiled_batches.py run):
+        # a sample that fails in tracing or AOTAutograd is found at aot_eager's cost, not inductor's.
+        screen = self._batch_compiler(name, fn, "aot_eager") if self.spec.backend == "inductor" else None
 
         def call(*args, **kwargs):
             nonlocal compiled
             from torch._dynamo.utils import counters
+            if self.spec.batched:
+                from . import compiled_batches
+                planned = compiled_batches.BATCHES.lookup(
+                    name, args, kwargs, lambda plans: compiled_batches.run(plans, compile_batch, screen))
+                if planned is not None:
+                    return compiled_batches.replay(planned, args, kwargs)
             runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])
             try:
                 out = compiled(*args, **kwargs)

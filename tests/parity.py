@@ -140,17 +140,32 @@ def check_forward(record, what, fn, torch_args, torch_kwargs, dtype):
                    check="value", scale=magnitude_scale(magnitude, dtype))
 
 
+def leaf_call(name, args, kwargs, leaves, transform):
+    """The call a gradient is taken of: ``leaves`` (parameter names) as new tensors requiring
+    grad, the record's input transform applied. Returns (call args, call kwargs, leaves by name)."""
+    positional = positional_parameters(name)
+    given = arguments_by_name(name, args, kwargs)
+    leaf_tensors = {n: given[n].detach().requires_grad_(True) for n in leaves}
+    call_args = [leaf_tensors.get(positional[i], a) if i < len(positional) else a for i, a in enumerate(args)]
+    call_kwargs = {k: leaf_tensors.get(k, v) for k, v in kwargs.items()}
+    if transform is not None:
+        call_args[transform.position] = transform.torch_fn(call_args[transform.position])
+    return call_args, call_kwargs, leaf_tensors
+
+
+def draw_upstream(rng, out):
+    """The gradient tests' grad_output for an output ``out``: random signs and magnitudes in
+    [0.5, 2], not only ones, and never so small that a wrong gradient hides inside the
+    tolerance behind a tiny upstream factor."""
+    upstream = rng.choice([-1.0, 1.0], size=out.shape) * rng.uniform(0.5, 2.0, size=out.shape)
+    return torch.tensor(upstream, dtype=out.dtype, device=out.device)
+
+
 def _autograd(name, fn, args, kwargs, leaves, transform):
     """Run fn with ``leaves`` (parameter names, positional or keyword arguments) requiring
     grad; drop the ones torch refuses. Returns the output and the leaf tensors by name."""
-    positional = positional_parameters(name)
-    given = arguments_by_name(name, args, kwargs)
     while True:
-        leaf_tensors = {n: given[n].detach().requires_grad_(True) for n in leaves}
-        call_args = [leaf_tensors.get(positional[i], a) if i < len(positional) else a for i, a in enumerate(args)]
-        call_kwargs = {k: leaf_tensors.get(k, v) for k, v in kwargs.items()}
-        if transform is not None:
-            call_args[transform.position] = transform.torch_fn(call_args[transform.position])
+        call_args, call_kwargs, leaf_tensors = leaf_call(name, args, kwargs, leaves, transform)
         try:
             return fn(*call_args, **call_kwargs), leaf_tensors
         except RuntimeError as error:
@@ -179,10 +194,7 @@ def check_gradient(record, what, fn, torch_args, torch_kwargs, dtype, rng):
     float_leaves = _float_leaves(record.name, given)
     before = _Snapshot(record.name, torch_args, torch_kwargs)
     out, leaf_tensors = _autograd(record.name, fn, torch_args, torch_kwargs, float_leaves, transform)
-    # Random signs and magnitudes in [0.5, 2]: not only ones, and never so small that a
-    # wrong gradient hides inside the tolerance behind a tiny upstream factor.
-    upstream = rng.choice([-1.0, 1.0], size=out.shape) * rng.uniform(0.5, 2.0, size=out.shape)
-    grad_output = torch.tensor(upstream, dtype=out.dtype, device=out.device)
+    grad_output = draw_upstream(rng, out)
     torch_grads = dict(zip(leaf_tensors, torch.autograd.grad(
         out, list(leaf_tensors.values()), grad_output, allow_unused=True))) if leaf_tensors else {}
     before.assert_unchanged(what)   # the leaves share the arguments' memory: forward and backward are both covered

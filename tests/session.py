@@ -290,6 +290,12 @@ class Suite:
             return True
         return impl_chosen(config) and "impl" not in item.fixturenames
 
+    def pytest_collection_finish(self, session):
+        """A batched compiled run plans its groups from the tests it will run (tests/compiled_batches.py)."""
+        if self.compiled:
+            from .compiled_batches import BATCHES
+            BATCHES.register([item for item in session.items if self.owns(item)], value(self.config, "seed"))
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
         """The worst error of the implementation under test: recorded for the tests that ask
@@ -299,6 +305,9 @@ class Suite:
         compare.observations.clear()
         exercised = "impl" in item.fixturenames
         observed = compiled.Observation() if exercised and self.compiled else None
+        if self.compiled:
+            from .compiled_batches import BATCHES
+            BATCHES.current = item.nodeid
         try:
             return (yield)
         except compiled.RanEagerly as eager:   # not a compiled result: said, never passed

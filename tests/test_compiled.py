@@ -13,10 +13,10 @@ from .options import OptionError, check_impl
 
 
 @pytest.mark.parametrize("spec, backend, dynamic", [
-    ("compile", "inductor", True),
-    ("compile:aot_eager", "aot_eager", True),
-    ("compile:static", "inductor", False),
-    ("compile:aot_eager_decomp_partition:static", "aot_eager_decomp_partition", False),
+    ("compile", "inductor", False),
+    ("compile:aot_eager", "aot_eager", False),
+    ("compile:dynamic", "inductor", True),
+    ("compile:aot_eager_decomp_partition:dynamic", "aot_eager_decomp_partition", True),
 ])
 def test_spec_spelling(spec, backend, dynamic):
     parsed = CompileSpec.parse(spec)
@@ -24,9 +24,9 @@ def test_spec_spelling(spec, backend, dynamic):
     assert CompileSpec.parse(parsed.name) == parsed     # the name spells the same spec back
 
 
-@pytest.mark.parametrize("spec", ["compile:cudagraphs", "compile:inductor:aot_eager", "compile:dynamic"])
+@pytest.mark.parametrize("spec", ["compile:cudagraphs", "compile:inductor:aot_eager", "compile:static"])
 def test_a_bad_spec_is_refused_in_one_line(spec):
-    with pytest.raises(OptionError, match=r"expected compile\[:BACKEND\]\[:static\] with BACKEND one of "
+    with pytest.raises(OptionError, match=r"expected compile\[:BACKEND\]\[:dynamic\] with BACKEND one of "
                                           + ", ".join(BACKENDS)):
         check_impl(spec)
 
@@ -38,7 +38,7 @@ def test_other_implementations_are_not_compiled():
 
 
 def test_what_is_compiled_and_run_is_counted():
-    fn = CompiledFunctions(CompileSpec("aot_eager")).wrap("mse_loss", F.mse_loss)
+    fn = CompiledFunctions(CompileSpec("aot_eager", dynamic=True)).wrap("mse_loss", F.mse_loss)
     x = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3).clone()   # not a view: no guard on a base
     seen = Observation()
     fn(x, x.flip(0), reduction="sum")

@@ -84,14 +84,24 @@ def cases_of(record, samples):
                 yield pytest.param((record, sample, layout), id=f"{record.name}-{sample.id}-{layout}")
 
 
+def layout_dtype(sample):
+    """float64 unless the sample is meant for narrower dtypes only (integer inputs that torch
+    promotes to float32, say): then the tolerance follows the dtype torch computes in."""
+    return torch.float64 if sample.dtypes is None or torch.float64 in sample.dtypes else sample.dtypes[0]
+
+
+def laid_out_call(sample, layout, dtype, device, rng):
+    """The test's arguments: the sample drawn from ``rng``, laid out (tests/compiled_batches.py
+    draws the same)."""
+    return _laid_out(*to_torch_call(*sample.build(rng), dtype, device), layout)
+
+
 @pytest.mark.parametrize("layout_case", list(_cases()))
 def test_layout(layout_case, device, impl, rng, request):
     record, sample, layout = layout_case
     fn = implementation_of(impl, record)
-    # float64 unless the sample is meant for narrower dtypes only (integer inputs that torch
-    # promotes to float32, say): then the tolerance follows the dtype torch computes in.
-    dtype = torch.float64 if sample.dtypes is None or torch.float64 in sample.dtypes else sample.dtypes[0]
-    laid_args, laid_kwargs = _laid_out(*to_torch_call(*sample.build(rng), dtype, device), layout)
+    dtype = layout_dtype(sample)
+    laid_args, laid_kwargs = laid_out_call(sample, layout, dtype, device, rng)
     what = f"{record.name} {sample.id} ({layout})"
     apply_quirk(request, record, sample, device, "forward", layout, dtype)
     check_forward(record, what, fn, laid_args, laid_kwargs, dtype)

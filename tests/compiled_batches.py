@@ -1,0 +1,270 @@
+"""The whole compiled run, batched: each loss's forward, gradient and layout tests on one device
+and dtype are compiled together, as one function, and each test then checks its own sample's
+value and gradients from that function's results (``--impl compile[:BACKEND]``; tests/compiled.py).
+
+Why: inductor spends about 2 s on the CPU compiling a loss's forward and backward graph, most of it
+fixed cost (its passes, one C++ file compiled by the system compiler), and the suite's covering
+arrays make almost every sample a graph of its own (distinct options, dtypes, None patterns): 5900
+graphs, about 3 hours on 2 cores. One function over a group's ~120 samples pays that cost once per
+loss, device and dtype: about 80 graphs for the run.
+
+How a test gets its batch's result, with nothing trusted that was not checked:
+
+- **The plan.** When a group's first test calls the loss, every test of the group that the run
+  collected is planned: its arguments drawn exactly as the test draws them (the same seed from its
+  node id, the same sample, dtype, device and layout, the same leaves and input transform), and,
+  for a gradient, the same random ``grad_output`` (``parity.draw_upstream``, from the test's
+  generator after the sample). The group runs once: one ``torch.compile`` of a function calling the
+  loss on every planned call (static shapes: each graph runs once), then one backward over every
+  output that wants a gradient. Each planned call's tensors are compared before and after: a call
+  that modified its input records ``InputModified``.
+- **The replay.** When a test calls the loss, its call is compared with its plan: the same
+  tensors (dtype, shape, strides, values, which ones require grad) and the same other arguments.
+  Only then does it get the batch's output for its sample, through an autograd function whose
+  backward returns the batch's gradients, and only for the planned ``grad_output`` (any other is
+  an error). A call that differs from its plan (a leaf torch refused, a test this module does not
+  plan) is compiled on its own, as in ``:dynamic`` mode: never answered from another call.
+- **Failures stay the sample's own.** A batch that raises is split in halves and run again, down
+  to the single samples: a sample whose compilation fails gets its own exception, the others their
+  results. A batch in which no compiled graph ran makes every test of it "ran eagerly" (skipped).
+  The graphs a batch compiles count for the test that triggered it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+#: The test functions whose calls are planned and batched, by name: what their calls need.
+KINDS = {"test_forward": "forward", "test_gradient": "gradient", "test_layout": "layout"}
+
+
+@dataclass
+class Planned:
+    """One test's call of the loss, as planned, and what the batch gave it."""
+
+    nodeid: str
+    loss: str
+    call_args: tuple
+    call_kwargs: dict
+    differentiable: list          # the call's tensors requiring grad, in call order
+    rng: np.random.Generator      # the test's generator after its sample: its grad_output comes next
+    wants_gradient: bool
+    before: list = field(default_factory=list)
+    upstream: torch.Tensor | None = None
+    out: torch.Tensor | None = None
+    grads: tuple = ()
+    error: BaseException | None = None
+    eager: bool = False
+
+    def tensors(self) -> list:
+        return [t for t in (*self.call_args, *self.call_kwargs.values()) if isinstance(t, torch.Tensor)]
+
+
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if (a.dtype, a.shape, a.stride(), a.device, a.requires_grad) != (b.dtype, b.shape, b.stride(), b.device,
+                                                                   b.requires_grad):
+        return False
+    return _same_values(a, b)
+
+
+def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Shape and values (nan where nan): a clone's strides may differ from its original's."""
+    a, b = a.detach(), b.detach()
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point():
+        return torch.equal(a.isnan(), b.isnan()) and torch.equal(torch.where(a.isnan(), 0, a), torch.where(b.isnan(), 0, b))
+    return torch.equal(a, b)
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and _same_tensor(a, b)
+    if callable(a) or callable(b):
+        return a is b
+    try:
+        return type(a) is type(b) and bool(a == b or (a != a and b != b))   # nan options equal themselves
+    except Exception:   # noqa: BLE001 (an option that cannot be compared is not the planned one)
+        return False
+
+
+def matches(planned: Planned, args, kwargs) -> bool:
+    """Whether a call is the planned one: the same arguments, position by position."""
+    return (len(args) == len(planned.call_args) and set(kwargs) == set(planned.call_kwargs)
+            and all(_same_value(a, b) for a, b in zip(args, planned.call_args))
+            and all(_same_value(kwargs[k], planned.call_kwargs[k]) for k in kwargs))
+
+
+class _Replay(torch.autograd.Function):
+    """The batch's output for a planned call, differentiable through the call's own tensors:
+    backward gives the batch's gradients, for the planned grad_output only."""
+
+    @staticmethod
+    def forward(ctx, planned, *tensors):
+        ctx.planned = planned
+        return planned.out.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        planned = ctx.planned
+        if planned.upstream is None or not torch.equal(grad_output, planned.upstream):
+            raise RuntimeError(f"{planned.nodeid}: the backward's grad_output is not the one the batch planned "
+                               f"(tests/compiled_batches.py): no gradient was compiled for it")
+        return (None, *planned.grads)
+
+
+def replay(planned: Planned, args, kwargs):
+    from .compiled import RanEagerly
+    if planned.error is not None:
+        raise planned.error.with_traceback(None)
+    if planned.eager:
+        raise RanEagerly(f"torch.compile ran no compiled graph for {planned.loss}'s batch: the call ran eagerly")
+    tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t.requires_grad]
+    return _Replay.apply(planned, *tensors)
+
+
+class Batches:
+    """The run's groups: (loss, device, dtype) -> the planned calls of its collected tests."""
+
+    def __init__(self):
+        self.items: dict[tuple, list] = {}        # group -> pytest items, collection order
+        self.by_id: dict[str, object] = {}        # node id -> pytest item
+        self.planned: dict[str, Planned] = {}     # node id -> its plan, once its group ran
+        self.done: set = set()
+        self.current: str | None = None           # the node id of the test running
+        self.seed = 0
+
+    def register(self, items, seed: int):
+        """The collected tests whose calls are batched (``KINDS``), by group."""
+        self.seed = seed
+        self.items.clear()
+        self.by_id.clear()
+        for item in items:
+            group = self._group(item)
+            if group is not None:
+                self.items.setdefault(group, []).append(item)
+                self.by_id[item.nodeid] = item
+
+    @staticmethod
+    def _group(item):
+        kind = KINDS.get(getattr(item, "originalname", None))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if kind is None:
+            return None
+        if kind == "layout":
+            from .test_layouts import layout_dtype
+            record, sample, _ = params["layout_case"]
+            return record.name, params["device"], layout_dtype(sample)
+        record, _, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
+        return record.name, device, dtype
+
+    def lookup(self, loss: str, args, kwargs, run_group) -> Planned | None:
+        """The plan of the running test's call, its group run first (``run_group(planned)``);
+        None where the call is not the planned one."""
+        item = self.by_id.get(self.current) if self.current not in self.planned else None
+        if item is not None:
+            group = self._group(item)
+            if group not in self.done and group[0] == loss:
+                self.done.add(group)
+                plans = [p for p in (self._plan(i) for i in self.items[group]) if p is not None]
+                run_group(plans)
+                self.planned.update((p.nodeid, p) for p in plans)
+        planned = self.planned.get(self.current)
+        if planned is None or planned.loss != loss or not matches(planned, args, kwargs):
+            return None
+        return planned
+
+    def _plan(self, item) -> Planned | None:
+        from .parity import _float_leaves, arguments_by_name, leaf_call
+        from .convert import to_torch_call
+        kind = KINDS[item.originalname]
+        params = item.callspec.params
+        rng = np.random.default_rng([zlib.crc32(item.nodeid.encode()), self.seed])   # tests/session.py rng
+        try:
+            if kind == "layout":
+                from .test_layouts import laid_out_call, layout_dtype
+                record, sample, layout = params["layout_case"]
+                args, kwargs = laid_out_call(sample, layout, layout_dtype(sample), params["device"], rng)
+                wants = sample.grad
+            else:
+                record, sample, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
+                args, kwargs = to_torch_call(*sample.build(rng), dtype, device)
+                wants = kind == "gradient"
+            leaves = _float_leaves(record.name, arguments_by_name(record.name, args, kwargs))
+            call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
+        except Exception:   # noqa: BLE001 (a sample that cannot be drawn fails in its own test)
+            return None
+        # The batch differentiates with respect to the call's own tensors (a transform's output
+        # included), which the replay's autograd function receives in the same order.
+        differentiable = []
+
+        def own(t):
+            if isinstance(t, torch.Tensor) and t.requires_grad:
+                t = t.detach().requires_grad_(True)
+                differentiable.append(t)
+            return t
+        call_args = tuple(own(a) for a in call_args)
+        call_kwargs = {k: own(v) for k, v in call_kwargs.items()}
+        return Planned(item.nodeid, record.name, call_args, call_kwargs, differentiable, rng, wants)
+
+
+BATCHES = Batches()
+
+
+def run(plans: list[Planned], compile_batch, screen=None) -> None:
+    """Run ``plans`` as one batch; a batch that raises is split until each failure is one sample's.
+
+    ``screen`` (a cheaper backend's ``compile_batch``): split with it first, then run the samples
+    it found failing each on its own and the others as one batch, all with ``compile_batch``:
+    every sample's outcome is still the backend's own, and a sample that fails in tracing or in
+    AOTAutograd costs the cheap backend's compilations to find, not inductor's."""
+    if screen is not None and len(plans) > 1:
+        _split(plans, screen)
+        failing = [p for p in plans if p.error is not None]
+        _split([p for p in plans if p.error is None], compile_batch)
+        for p in failing:
+            _split([p], compile_batch)
+        return
+    _split(plans, compile_batch)
+
+
+def _split(plans: list[Planned], compile_batch) -> None:
+    if not plans:
+        return
+    try:
+        _run_once(plans, compile_batch)
+    except Exception as error:   # noqa: BLE001 (the samples' own outcome, given to their tests)
+        if len(plans) == 1:
+            plans[0].error = error
+            return
+        half = len(plans) // 2
+        _split(plans[:half], compile_batch)
+        _split(plans[half:], compile_batch)
+
+
+def _run_once(plans: list[Planned], compile_batch) -> None:
+    from .compare import InputModified
+    from .compiled import TALLY
+    from .parity import draw_upstream
+    before = [[t.detach().clone() for t in p.tensors()] for p in plans]
+    runs = TALLY.runs
+    outs = compile_batch([(p.call_args, p.call_kwargs) for p in plans])
+    wanted = [(p, out) for p, out in zip(plans, outs) if p.wants_gradient and p.differentiable]
+    for p, out in wanted:
+        if p.upstream is None:      # drawn once: a split batch runs the sample again
+            p.upstream = draw_upstream(p.rng, out)
+    grads = torch.autograd.grad([out for _, out in wanted], [t for p, _ in wanted for t in p.differentiable],
+                                [p.upstream for p, _ in wanted], allow_unused=True) if wanted else ()
+    eager = TALLY.runs == runs
+    at = 0
+    for p, out, kept in zip(plans, outs, before):
+        p.out, p.eager, p.error = out.detach(), eager, None
+        if p.wants_gradient and p.differentiable:
+            p.grads = tuple(grads[at:at + len(p.differentiable)])
+            at += len(p.differentiable)
+        if not all(_same_values(t, k) for t, k in zip(p.tensors(), kept)):
+            p.error = InputModified(f"{p.nodeid}: the compiled loss modified one of its arguments", p.nodeid, "")

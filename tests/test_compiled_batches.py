@@ -1,0 +1,120 @@
+"""The batched compiled run (tests/compiled_batches.py) hands a test only what the batch computed
+for that test's own call: a different call is not answered from the batch, a different
+grad_output is refused, a failing sample keeps its own error, a batch that compiled nothing ran
+eagerly, and a call that modified its input says so. Plain functions stand in for the compiled
+batch (no compilation: the mechanism, fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from . import compiled_batches as batches
+from .compare import InputModified
+from .compiled import TALLY, RanEagerly
+
+
+def _plan(x, y, wants_gradient=True, nodeid="t"):
+    leaf = x.detach().clone().requires_grad_(True)
+    return batches.Planned(nodeid, "mse_loss", (leaf, y.clone()), {"reduction": "sum"}, [leaf],
+                           np.random.default_rng(0), wants_gradient)
+
+
+def _eager_batch(calls):
+    """The batch, eagerly, counted as one compiled graph run (what the counting backend does)."""
+    TALLY.runs += 1
+    return [F.mse_loss(*args, **kwargs) for args, kwargs in calls]
+
+
+def _call(planned, x, y):
+    leaf = x.detach().clone().requires_grad_(True)
+    return leaf, (leaf, y.clone()), {"reduction": "sum"}
+
+
+def test_a_test_gets_its_own_samples_value_and_gradient():
+    x, y = torch.linspace(-1, 1, 6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)
+    plans = [_plan(x, y, nodeid="a"), _plan(2 * x, y, nodeid="b")]
+    batches.run(plans, _eager_batch)
+    leaf, args, kwargs = _call(plans[1], 2 * x, y)
+    assert batches.matches(plans[1], args, kwargs) and not batches.matches(plans[0], args, kwargs)
+    out = batches.replay(plans[1], args, kwargs)
+    assert out.item() == pytest.approx(F.mse_loss(2 * x, y, reduction="sum").item())
+    (grad,) = torch.autograd.grad(out, [leaf], plans[1].upstream)
+    assert torch.allclose(grad, 2 * (2 * x - y) * plans[1].upstream)
+
+
+def test_a_call_that_differs_from_its_plan_is_not_answered():
+    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    planned = _plan(x, y)
+    batches.run([planned], _eager_batch)
+    for args, kwargs in [((x.clone().requires_grad_(True), y + 1), {"reduction": "sum"}),          # another value
+                         ((x.clone().requires_grad_(True), y), {"reduction": "mean"}),             # another option
+                         ((x.clone(), y), {"reduction": "sum"}),                                  # not a leaf
+                         ((x.clone().requires_grad_(True), y.float()), {"reduction": "sum"})]:    # another dtype
+        assert not batches.matches(planned, args, kwargs)
+
+
+def test_another_grad_output_is_refused():
+    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    planned = _plan(x, y)
+    batches.run([planned], _eager_batch)
+    leaf, args, kwargs = _call(planned, x, y)
+    out = batches.replay(planned, args, kwargs)
+    with pytest.raises(RuntimeError, match="not the one the batch planned"):
+        torch.autograd.grad(out, [leaf], -planned.upstream)
+
+
+def test_a_failing_sample_keeps_its_own_error_and_the_others_their_results():
+    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    plans = [_plan(k * x, y, nodeid=str(k)) for k in range(5)]
+
+    def batch(calls):   # sample 3 "fails to compile", as a BackendCompilerFailed would
+        if any(torch.equal(args[0].detach(), 3 * x) for args, _ in calls):
+            raise ValueError("sample 3 cannot be compiled")
+        return _eager_batch(calls)
+    batches.run(plans, batch)
+    assert [type(p.error).__name__ if p.error else None for p in plans] == [None, None, None, "ValueError", None]
+    assert [p.out.item() for p in plans if p.error is None] == [0.0, 3.0, 12.0, 48.0]
+    with pytest.raises(ValueError, match="sample 3 cannot be compiled"):
+        batches.replay(plans[3], *_call(plans[3], 3 * x, y)[1:])
+
+
+def test_a_screened_failure_is_run_again_by_the_backend():
+    """inductor's batches are screened with aot_eager: what the screen finds failing is run on its
+    own by the backend, whose outcome it gets (here the backend computes it)."""
+    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    plans = [_plan(k * x, y, nodeid=str(k)) for k in range(4)]
+
+    def screen(calls):
+        if any(torch.equal(args[0].detach(), 2 * x) for args, _ in calls):
+            raise ValueError("the screen fails on sample 2")
+        return [F.mse_loss(*args, **kwargs) for args, kwargs in calls]
+    seen = []
+
+    def backend(calls):
+        seen.append(len(calls))
+        return _eager_batch(calls)
+    batches.run(plans, backend, screen)
+    assert all(p.error is None for p in plans) and plans[2].out.item() == 12.0
+    assert sorted(seen) == [1, 3]      # the three that passed the screen together, sample 2 on its own
+
+
+def test_a_batch_that_compiled_nothing_ran_eagerly():
+    planned = _plan(torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    batches.run([planned], lambda calls: [F.mse_loss(*a, **k) for a, k in calls])   # no compiled graph ran
+    with pytest.raises(RanEagerly, match="ran no compiled graph for mse_loss's batch"):
+        batches.replay(planned, *_call(planned, torch.ones(3, dtype=torch.float64),
+                                       torch.zeros(3, dtype=torch.float64))[1:])
+
+
+def test_a_batch_that_modified_an_input_says_so():
+    planned = _plan(torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+
+    def batch(calls):
+        for args, _ in calls:
+            args[1].add_(1.0)            # the target, in place
+        return _eager_batch(calls)
+    batches.run([planned], batch)
+    assert isinstance(planned.error, InputModified)
