@@ -1,8 +1,8 @@
 """The implementation under test, in one place: ``lossref --impl MODULE`` (``--lossref-impl`` to pytest).
 
-Default ``torch.nn.functional``. ``compile[:BACKEND][:static]`` means ``torch.compile``
-applied to torch's own functions (tests/compiled.py: one compiled function per loss, dynamic
-shapes, every graph counted). Any other value is a dotted module exposing functions with
+Default ``torch.nn.functional``. ``compile[:BACKEND][:dynamic]`` means ``torch.compile``
+applied to torch's own functions (tests/compiled.py: a loss's samples compiled together per
+device and dtype, or with ``:dynamic`` each call with symbolic shapes; every graph counted). Any other value is a dotted module exposing functions with
 ``torch.nn.functional``'s names and signatures (tensors in, tensors out). A loss the
 module lacks is skipped with that reason by the tests, never a collection error.
 
