@@ -765,6 +765,135 @@ def _triplet_gradient(grad_output, anchor, positive, negative, margin=1.0, p=2, 
     return tuple(out)
 
 
+# --- the native margin kernels: multi_margin_loss, multilabel_margin_loss ----------------------
+#
+# Derived from aten/src/ATen/native/LossMultiMargin.cpp and LossMultiLabelMargin.cpp (CPU: float32
+# and float64 only, every operation in the dtype, the 'mean'/'sum' value summed over rows in
+# acc_type, double for float) and cuda/MultiMarginLoss.cu, cuda/MultiLabelMarginCriterion.cu (the
+# half types too). The value is a sum of margins of logits, z = margin - x_y + x_i, whose rounding
+# is absolute at the logits' size; the input gradient is a count of active terms times
+# ``g w[y] / (N C)`` (p = 1, and multilabel) or a sum of ``2 g w[y] z / (N C)`` (p = 2): products,
+# relative to the entry, which the O(1) model (atol 16 eps) cannot see below 16 eps.
+# Sums here run in order (CPU: one loop; CUDA: a loop per thread, then thread 0 over the 128
+# buffers), not pairwise: ``k - 1`` roundings of partial sums at most the total (Higham's bound for
+# recursive summation), all of one sign, counted instead of ``log2 k``.
+
+def _multi_margin_parts(input, target, p, margin, weight):
+    """Per (N, C) entry: ``z = max(0, margin - x_y + x_i)`` (0 at the target), whether it is
+    active (``z > 0`` strictly, as the kernels), and its absolute error in units of eps: the
+    kernels take ``margin`` in the dtype (``margin.to<scalar_t>()``: |margin|, an input rounding
+    the float64 reference does not see) and round ``margin - x_y`` and ``+ x_i`` in the dtype
+    (|margin - x_y| + z). Per row: ``|w[y]|``."""
+    from lossref.margin import _multi_margin_args, _multi_margin_hinge
+    x, t, x2, t1, n, classes, w = _multi_margin_args(input, target, p, weight)
+    z = _multi_margin_hinge(x2, t1, n, margin)
+    active = z > 0
+    with np.errstate(all="ignore"):
+        difference = np.abs(float(margin) - x2[np.arange(n), t1])[:, None]
+        z_error = np.where(active, abs(float(margin)) + difference + z, 0.0)
+    return x, t, t1, n, classes, z, active, z_error, np.abs(np.asarray(w, dtype=np.float64)[t1])
+
+
+def _multi_margin_value(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
+    """Row n: ``w[y] Σ_i h_i / C`` with ``h = z`` or ``z²``. Each term carries z's error (p = 2:
+    doubled relative, ``2 z z_error``, and the square's rounding, ``z²``), the product with
+    ``w[y]`` (one rounding, |w h|, where a weight is given), the row's sum (``k - 1`` partial
+    sums of the row: CPU in the dtype, CUDA in float32) and the division by C (|row|; CUDA
+    casts a reduced row to the dtype before summing the rows: another |row|). The rows' sum
+    (over N for 'mean', as the kernels divide: by N, not the weights) is ``_rows_reduced``'s."""
+    x, t, t1, n, classes, z, active, z_error, wy = _multi_margin_parts(input, target, p, margin, weight)
+    with np.errstate(all="ignore"):
+        h = z if p == 1 else z * z
+        term_error = z_error if p == 1 else 2 * z * z_error + h
+        row = wy * h.sum(axis=1) / classes                      # |the row's loss|: its terms are one sign
+        weighted = row if weight is not None else 0.0
+        rounded = wy * term_error.sum(axis=1) / classes + weighted + 2 * row
+        accumulated = np.maximum(active.sum(axis=1) - 1, 0) * row
+    loss = lossref.multi_margin_loss(input, target, p, margin, weight, reduction="none")
+    shape = np.shape(loss)
+    return _rows_reduced(np.reshape(rounded, shape), np.reshape(accumulated, shape), loss, reduction)
+
+
+def _multi_margin_gradient(grad_output, input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
+    """Entry i != y of row n, active: ``h_i gout`` with ``h = g w[y]`` (p = 1) or ``2 g z_i w[y]``
+    (p = 2), ``g = 1 / (N C)`` for 'mean' and ``1 / C`` otherwise (CPU: ``1. / (nframe * dim)``
+    rounded to the dtype; CUDA: in float32): p = 1, ``g``, ``* w[y]`` and ``* gout`` are three
+    roundings of the entry; p = 2 adds ``* z`` (four) and z's absolute error times ``2 g w[y]
+    gout``. Inactive entries are exactly 0. The target's entry ``-Σ_i h_i gout`` carries its
+    terms' roundings, the sum's ``k - 1`` partial sums (CPU in the dtype, CUDA in float32 over
+    terms already rounded to the dtype) and CUDA's cast of the sum to the dtype (|entry|).
+    One entry per array parameter (input, target, weight): torch gives the target and the
+    weight no gradient."""
+    x, t, t1, n, classes, z, active, z_error, wy = _multi_margin_parts(input, target, p, margin, weight)
+    rows = np.arange(n)
+    with np.errstate(all="ignore"):
+        g = unreduce(np.abs(np.asarray(grad_output, dtype=np.float64)), reduction, (n,) if t.ndim else ()).reshape(n)
+        c = (g * wy / classes)[:, None]                          # |g w[y]| / C (/ N for 'mean')
+        if p == 1:
+            entry = np.where(active, c, 0.0)
+            own = 3 * entry
+        else:
+            entry = 2 * c * z
+            own = 4 * entry + 2 * c * z_error
+        total = entry.sum(axis=1)                                # |the target's entry|: one sign
+        rounded, accumulated = own, np.zeros(own.shape)
+        rounded[rows, t1] = own.sum(axis=1) + total
+        accumulated[rows, t1] = np.maximum(active.sum(axis=1) - 1, 0) * total
+    return (Magnitude(rounded=_finite(rounded).reshape(x.shape), accumulated=_finite(accumulated).reshape(x.shape)),
+            None, None)
+
+
+def _multilabel_margin_rows(input, target):
+    """Per row: the roundings of ``Σ_{j, i} max(0, 1 - x_j + x_i) / C`` (each active pair's z:
+    ``1 - x_j`` and ``+ x_i`` rounded in the dtype, |1 - x_j| + z; the sum over the pairs
+    returned in the dtype, CPU, or cast after ``/ C``, CUDA, and ``/ C``: 2 |row|) and the sum's
+    ``pairs - 1`` partial sums (CPU: acc_type, double for float; CUDA: float32)."""
+    from lossref.margin import _multilabel_args, _multilabel_slots
+    x, t, x2, t2, n, classes = _multilabel_args(input, target)
+    a, others, _ = _multilabel_slots(x2, t2)          # a = 1 - x_j per target slot (-inf past the prefix)
+    total, error, pairs = np.zeros(n), np.zeros(n), np.zeros(n)
+    with np.errstate(all="ignore"):
+        for k in range(a.shape[1]):
+            z = others + a[:, k, None]
+            active = z > 0                            # -inf and nan: no pair
+            total += np.where(active, z, 0.0).sum(axis=1)
+            error += np.where(active, np.abs(a[:, k, None]) + z, 0.0).sum(axis=1)
+            pairs += active.sum(axis=1)
+        row = total / classes
+        return error / classes + 2 * row, np.maximum(pairs - 1, 0) * row
+
+
+def _multilabel_margin_value(input, target, *, reduction="mean"):
+    rounded, accumulated = _multilabel_margin_rows(input, target)
+    loss = lossref.multilabel_margin_loss(input, target, reduction="none")
+    shape = np.shape(loss)
+    return _rows_reduced(np.reshape(rounded, shape), np.reshape(accumulated, shape), loss, reduction)
+
+
+def _multilabel_margin_gradient(grad_output, input, target, *, reduction="mean"):
+    """Entry c is ``±m_c g gout`` with ``m_c`` the active pairs it takes part in (a non-target
+    class: one per active target slot, +; a target: one per active non-target per slot it holds,
+    -) and ``g = 1 / (N C)`` ('mean') or ``1 / C`` rounded to the dtype. Both kernels add ``g``
+    ``m_c`` times into the entry in the dtype (CPU: ``-= g`` and ``+= g``; CUDA: ``+= g`` for a
+    non-target, and a target's per-slot float32 block sum cast to the dtype and added): ``g``,
+    ``m_c - 1`` partial sums at most the entry, ``* gout``: ``(m_c + 1) |entry|`` (CUDA's target,
+    ``slots + 2`` where a slot's cast rounds, is at most that, since a slot of one pair is exact);
+    the target's block sums ``m_c - 1`` float32 partial sums. Entries (input, target)."""
+    from lossref.margin import _multilabel_args
+    x, t, _, _, n, classes = _multilabel_args(input, target)
+    with np.errstate(all="ignore"):
+        # the backward of 'sum' at gout 1 is m_c / C per entry, signed (- at a target)
+        counts = np.rint(lossref.multilabel_margin_loss_backward(np.float64(1.0), input, target, reduction="sum")[0]
+                         * classes).reshape(n, classes)
+        g = unreduce(np.abs(np.asarray(grad_output, dtype=np.float64)), reduction, (n,) if t.ndim == 2 else ())
+        m = np.abs(counts)
+        entry = m * (np.reshape(g, n) / classes)[:, None]        # |the entry|: m_c |gout| / C (/ N for 'mean')
+        rounded = (m + 1) * entry
+        accumulated = np.where(counts < 0, np.maximum(m - 1, 0), 0.0) * entry
+    return (Magnitude(rounded=_finite(rounded).reshape(x.shape), accumulated=_finite(accumulated).reshape(x.shape)),
+            None)
+
+
 # --- the table --------------------------------------------------------------------------------
 
 _ELEMENTWISE = tuple(TERM_ARRAYS)
@@ -778,6 +907,8 @@ _MODELS = {
     "multilabel_soft_margin_loss": (_multilabel_soft_value, _multilabel_soft_gradient),
     "cosine_embedding_loss": (_cosine_value, _cosine_gradient),
     "triplet_margin_loss": (_triplet_value, _triplet_gradient),
+    "multi_margin_loss": (_multi_margin_value, _multi_margin_gradient),
+    "multilabel_margin_loss": (_multilabel_margin_value, _multilabel_margin_gradient),
 }
 #: The losses with a per-entry model of their value or their gradient.
 MODELLED = tuple(_MODELS)

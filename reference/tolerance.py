@@ -60,13 +60,19 @@ gradient entry to ``|g| |w| / count`` times its term's derivative and the terms 
 built from (relative: a 'mean' entry of 1e-3 wrong by 100 % fails in bfloat16). A loss without
 such functions keeps ``scale = 1``, terms of O(1) rounded in the dtype, where it must stay:
 triplet_margin_with_distance_loss (the user's distance function: its rounding is not known);
-ctc_loss (log-space sums whose error is absolute in the exponent: its CONDITIONING entry);
-multi_margin_loss and multilabel_margin_loss (no half-precision CPU kernel; their terms are
-margins of O(1) logits, whose cancellation is absolute at O(1)). The row losses
+ctc_loss (log-space sums whose error is absolute in the exponent: its CONDITIONING entry). Within
+the modelled losses, an entry whose model is None keeps it too (nll_loss's value; the class
+weight's gradient of cross_entropy and linear_cross_entropy, where torch gives one: not derived).
+The row losses
 multilabel_soft_margin_loss, cosine_embedding_loss and triplet_margin_loss (p >= 1; the O(1) model
 below, where 1/p multiplies the norm's relative error without bound) have theirs in
 ``lossref.magnitudes`` too: the row's sum over C or D, its partial sums, and each gradient's
-cancelling parts. A fixture file's ``tolerance`` field carries the same per-entry scale ("Fixture
+cancelling parts. So do multi_margin_loss and multilabel_margin_loss: their value sums margins
+``margin - x_y + x_i`` of the logits, whose rounding is absolute at the logits' size (counted per
+active term), but an input-gradient entry is a count of active terms times ``g w[y] / (N C)``
+(p = 1; multilabel ``g / (N C)``) or a sum of ``2 g w[y] z / (N C)`` (p = 2): a product, relative,
+that ``scale = 1`` let be 100 % wrong below 16 eps (float32 at N C ~ 1e6; on CUDA, bfloat16 below
+0.125). A fixture file's ``tolerance`` field carries the same per-entry scale ("Fixture
 files" below).
 
 Cross-entropy (derived in ``lossref.magnitudes``): with ``gl`` the gradient
