@@ -58,6 +58,7 @@ class Planned:
     out: torch.Tensor | None = None
     grads: tuple = ()
     error: BaseException | None = None
+    backward_error: BaseException | None = None   # raised by the backward, where eager torch raises it
     eager: bool = False
 
     def tensors(self) -> list:
@@ -111,6 +112,8 @@ class _Replay(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         planned = ctx.planned
+        if planned.backward_error is not None:
+            raise planned.backward_error.with_traceback(None)
         if planned.upstream is None or not torch.equal(grad_output, planned.upstream):
             raise RuntimeError(f"{planned.nodeid}: the backward's grad_output is not the one the batch planned "
                                f"(tests/compiled_batches.py): no gradient was compiled for it")
@@ -257,12 +260,20 @@ def _run_once(plans: list[Planned], compile_batch) -> None:
     for p, out in wanted:
         if p.upstream is None:      # drawn once: a split batch runs the sample again
             p.upstream = draw_upstream(p.rng, out)
-    grads = torch.autograd.grad([out for _, out in wanted], [t for p, _ in wanted for t in p.differentiable],
-                                [p.upstream for p, _ in wanted], allow_unused=True) if wanted else ()
+    try:
+        grads = torch.autograd.grad([out for _, out in wanted], [t for p, _ in wanted for t in p.differentiable],
+                                    [p.upstream for p, _ in wanted], allow_unused=True) if wanted else ()
+    except Exception as error:   # noqa: BLE001
+        if len(plans) > 1:
+            raise                # split: whose backward it is
+        # one sample whose forward ran and whose backward raised: its test gets the value, and the
+        # error where eager torch raises it, from the backward (a quirk of the gradient applies)
+        grads, plans[0].backward_error = (None,) * len(plans[0].differentiable), error
     eager = TALLY.runs == runs
     at = 0
     for p, out, kept in zip(plans, outs, before):
         p.out, p.eager, p.error = out.detach(), eager, None
+        p.backward_error = p.backward_error if len(plans) == 1 else None
         if p.wants_gradient and p.differentiable:
             p.grads = tuple(grads[at:at + len(p.differentiable)])
             at += len(p.differentiable)

@@ -118,3 +118,32 @@ def test_a_batch_that_modified_an_input_says_so():
         return _eager_batch(calls)
     batches.run([planned], batch)
     assert isinstance(planned.error, InputModified)
+
+
+def test_a_backward_error_is_raised_by_the_backward():
+    """A sample whose backward raises (eager torch's nll_loss2d on a non-contiguous input does)
+    gets its value from the forward and the error from its backward, where a gradient quirk sees it."""
+    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    plans = [_plan(x, y, nodeid="ok"), _plan(2 * x, y, nodeid="bad")]
+
+    class Refuses(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("grad_input must be contiguous")
+
+    def batch(calls):
+        TALLY.runs += 1
+        return [F.mse_loss(Refuses.apply(a[0]) if torch.equal(a[0].detach(), 2 * x) else a[0], a[1], **k)
+                for a, k in calls]
+    batches.run(plans, batch)
+    assert plans[0].error is None and plans[0].backward_error is None
+    bad = plans[1]
+    assert bad.error is None and bad.out.item() == 12.0
+    leaf, args, kwargs = _call(bad, 2 * x, y)
+    out = batches.replay(bad, args, kwargs)
+    with pytest.raises(RuntimeError, match="grad_input must be contiguous"):
+        torch.autograd.grad(out, [leaf], bad.upstream)
