@@ -15,6 +15,9 @@ from pathlib import Path
 
 from lossref import quirks
 
+from .. import finding_pages
+from ..finding_pages import with_section
+
 #: Everything a reproduction needs, once: ``body(rank, world, mesh)`` is the finding's part.
 PRELUDE = '''\
 import os, sys, torch, torch.distributed as dist, torch.multiprocessing as mp, torch.nn.functional as F
@@ -216,24 +219,12 @@ def findings_markdown() -> str:
 
 def page_text(current: str) -> str:
     """``current`` (docs/sharded.md) with its findings section written from the records."""
-    head, _, rest = current.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return head + findings_markdown() + tail
+    return with_section(current, BEGIN, END, findings_markdown())
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--write"]:
-        PAGE.write_text(page_text(PAGE.read_text()))
-        print(f"wrote {PAGE}")
-        return 0
-    if len(argv) == 2 and argv[0] == "--run":
-        if argv[1] not in REPRODUCTIONS:
-            print(f"--run {argv[1]}: no such finding (one of {', '.join(REPRODUCTIONS)})", file=sys.stderr)
-            return 4
-        return run(argv[1]).returncode
-
-    print("usage: python -m lossref.tests.sharded.findings --write | --run NAME", file=sys.stderr)
-    return 4
+    return finding_pages.main(argv, page=PAGE, page_text=page_text, reproductions=REPRODUCTIONS, run=run,
+                              module="lossref.tests.sharded.findings")
 
 
 if __name__ == "__main__":
