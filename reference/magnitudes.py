@@ -458,14 +458,13 @@ def _elementwise_gradient(loss):
                         out.append(None)
                         continue
                     per = g * (np.abs(d) + extra(name, full, options))
-                per = _finite(per)
                 target_shape = np.shape(value)
-                if name == "var" and short:
-                    summed = sum_to_shape(per, target_shape + (1,)).reshape(target_shape)
+                if name == "var" and short:     # torch unsqueezed it: its trailing axis is summed too
+                    m = _summed_to(per, target_shape + (1,))
+                    out.append(Magnitude(rounded=m.rounded.reshape(target_shape), accumulated=np.reshape(
+                        m.accumulated, target_shape) if np.ndim(m.accumulated) else m.accumulated))
                 else:
-                    summed = sum_to_shape(per, target_shape)
-                folded = max(per.size // max(summed.size, 1), 1)
-                out.append(Magnitude(rounded=summed, accumulated=summed * np.log2(max(folded, 2)) if folded > 1 else 0.0))
+                    out.append(_summed_to(per, target_shape))
             return tuple(out)
     return magnitude
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .parity import same_values
+
 #: The test functions whose calls are planned and batched, by name: what their calls need.
 KINDS = {"test_forward": "forward", "test_gradient": "gradient", "test_layout": "layout"}
 
@@ -69,17 +71,7 @@ def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
     if (a.dtype, a.shape, a.stride(), a.device, a.requires_grad) != (b.dtype, b.shape, b.stride(), b.device,
                                                                    b.requires_grad):
         return False
-    return _same_values(a, b)
-
-
-def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Shape and values (nan where nan): a clone's strides may differ from its original's."""
-    a, b = a.detach(), b.detach()
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if a.is_floating_point():
-        return torch.equal(a.isnan(), b.isnan()) and torch.equal(torch.where(a.isnan(), 0, a), torch.where(b.isnan(), 0, b))
-    return torch.equal(a, b)
+    return same_values(a, b)
 
 
 def _same_value(a, b) -> bool:
@@ -277,5 +269,5 @@ def _run_once(plans: list[Planned], compile_batch) -> None:
         if p.wants_gradient and p.differentiable:
             p.grads = tuple(grads[at:at + len(p.differentiable)])
             at += len(p.differentiable)
-        if not all(_same_values(t, k) for t, k in zip(p.tensors(), kept)):
+        if not all(same_values(t, k) for t, k in zip(p.tensors(), kept)):
             p.error = InputModified(f"{p.nodeid}: the compiled loss modified one of its arguments", p.nodeid, "")

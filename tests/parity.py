@@ -102,6 +102,13 @@ def arguments_by_name(name: str, args, kwargs) -> dict:
     return given
 
 
+def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same shape, dtype and values, nan where nan (torch.equal calls nan unequal to itself)."""
+    a, b = a.detach(), b.detach()
+    return (a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.isnan(), b.isnan())
+            and torch.equal(torch.where(a.isnan(), 0, a), torch.where(b.isnan(), 0, b)))
+
+
 class _Snapshot:
     """The tensor arguments of a call as they were before it: values (nan where nan),
     shape, strides and offset, to prove afterwards that the call left them alone."""
@@ -115,8 +122,7 @@ class _Snapshot:
         for label, t, shape, stride, offset, before in self._kept:
             now = t.detach()
             same_layout = (now.shape, now.stride(), now.storage_offset()) == (shape, stride, offset)
-            if not (same_layout and torch.equal(now.isnan(), before.isnan())
-                    and torch.equal(torch.where(now.isnan(), 0, now), torch.where(before.isnan(), 0, before))):
+            if not (same_layout and same_values(now, before)):
                 raise InputModified(f"{what}: the implementation modified its argument {label!r}", what, label)
 
 
