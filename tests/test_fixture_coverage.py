@@ -31,13 +31,13 @@ import pytest
 import lossref
 from lossref import fixtures
 
-NAMES = fixtures.names()
-CASES = [fixtures.load(name) for name in NAMES]
+from .fixture_cases import every_case
+
 REDUCTIONS = ("none", "mean", "sum", "batchmean")
 
 
 def _cases(loss):
-    return [case for case in CASES if case.loss == loss]
+    return [case for case in every_case() if case.loss == loss]
 
 
 def _accepted_reductions(loss) -> list[str]:
@@ -117,7 +117,7 @@ def test_the_reductions_are_read_from_the_reference():
 
 
 def test_a_distance_function_is_a_registered_name():
-    named = [case for case in CASES if "distance_function" in case.kwargs]
+    named = [case for case in every_case() if "distance_function" in case.kwargs]
     assert named, "no case passes a distance_function"
     for case in named:
         assert case.kwargs["distance_function"] in fixtures.DISTANCES, case.name
@@ -140,16 +140,16 @@ def test_an_uncovered_option_value_is_named():
 # --- where each case comes from ---------------------------------------------------------
 
 def test_every_case_lives_in_its_loss_folder():
-    for case in CASES:
+    for case in every_case():
         assert case.name.split("/") == [case.loss, case.path.stem], case.name
         assert case.origin in fixtures.ORIGINS, case.name
 
 
 def test_the_articles_cases_are_selected_by_their_origin():
-    article = sorted(case.name for case in CASES if case.origin == "article")
+    article = sorted(case.name for case in every_case() if case.origin == "article")
     assert len(article) == 13
     assert "cross_entropy/article" in article and "nll_loss/article_2d" in article
-    for case in CASES:
+    for case in every_case():
         if case.origin == "article":
             assert "PyTorch中的Loss Function" in case.source, case.name
 
@@ -158,7 +158,7 @@ def test_every_source_is_findable_without_the_repositorys_surroundings():
     """The article by its title, a torch value by its release and call, a derivation by
     itself, a definition by the package that defines it; never a path outside the repository."""
     outside = ("shared" "/", "loss-semantics", "seeds/")   # the paths sources once cited, outside the repository
-    for case in CASES:
+    for case in every_case():
         assert not any(word in case.source or word in case.description for word in outside), case.name
         if case.origin == "torch":
             assert case.source.startswith("torch 2.") and f"torch.nn.functional.{case.loss}(" in case.source, case.name

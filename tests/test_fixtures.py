@@ -12,7 +12,6 @@ a changed input, option or expected value fails.
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 
@@ -28,6 +27,7 @@ from lossref.fixtures.cases import specs
 from . import quirks, releases
 from .compare import assert_matches
 from .convert import as_tensor, result_to_numpy
+from .fixture_cases import case as loaded
 from .parity import array_parameters, arguments_by_name, expect_quirk, implementation_of, positional_parameters
 from .printed import assert_printed
 from .registry import by_name
@@ -37,17 +37,13 @@ NAMES = fixtures.names()
 SPECS = {spec.name: spec for spec in specs()}
 
 
-@functools.lru_cache(maxsize=None)
-def _case(name):
-    """Each file loaded (and schema-validated) once per session; the tests only read it."""
-    return fixtures.load(name)
 
 
 def test_every_loss_has_fixtures_with_gradients():
     """Every loss has at least five cases, at least one of them with gradients."""
     by_loss = {}
     for name in NAMES:
-        case = _case(name)
+        case = loaded(name)
         by_loss.setdefault(case.loss, []).append(case)
     assert sorted(set(lossref.LOSSES) - set(by_loss)) == []
     thin = {loss: len(cases) for loss, cases in by_loss.items() if len(cases) < 5}
@@ -76,7 +72,7 @@ def test_file_is_its_definition(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_within_its_float64_bound(name):
-    case = _case(name)
+    case = loaded(name)
     problems, _ = build.reference_problems(case.loss, case.args, case.kwargs, case.grad_output, case.expected,
                                            case.gradients, case.float64_bound)
     assert not problems, f"{name}: " + "; ".join(problems)
@@ -84,7 +80,7 @@ def test_reference_within_its_float64_bound(name):
 
 @pytest.mark.parametrize("name", [n for n in NAMES if SPECS[n].printed is not None or SPECS[n].intermediates])
 def test_agrees_with_what_the_source_printed(name):
-    case = _case(name)
+    case = loaded(name)
     if case.printed is not None:
         assert_printed(case.expected, case.printed, name)
     for key, (expected, printed) in case.intermediates.items():
@@ -102,7 +98,7 @@ def test_implementation_reproduces(spec, device, impl, request):
     within the fixture's tolerance, and its autograd gives ``gradients`` (CTC through a
     log_softmax, the registry's transform: torch differentiates with respect to logits)."""
     name = spec.name
-    case = _case(name)
+    case = loaded(name)
     record = by_name[case.loss]
     fn = implementation_of(impl, record)
     releases.skip_if_lacking(case.loss, case.args, case.kwargs)   # e.g. l1_loss's weight before torch 2.6
@@ -175,7 +171,7 @@ def test_tolerance_rule_is_the_suites():
                                                                      rule.conditioning_reason(loss)), loss
     wrong = []
     for name in NAMES:
-        case = _case(name)
+        case = loaded(name)
         floats = [np.asarray(a).dtype.name for a in (*case.args, *case.kwargs.values())
                   if isinstance(a, (np.ndarray, np.generic)) and np.asarray(a).dtype.kind == "f"]
         dtype = max(floats, key=lambda d: rule.EPS[d], default="float64")
@@ -222,7 +218,7 @@ def test_a_few_ulps_anywhere_in_the_reference_still_pass():
     nudged = _NudgedReference(3)
     failures = []
     for name in NAMES:
-        case = _case(name)
+        case = loaded(name)
         problems, _ = build.reference_problems(case.loss, case.args, case.kwargs, case.grad_output, case.expected,
                                                case.gradients, case.float64_bound, reference_module=nudged)
         failures += [f"{name}: {p}" for p in problems]
@@ -232,7 +228,7 @@ def test_a_few_ulps_anywhere_in_the_reference_still_pass():
 def test_a_changed_input_or_option_fails():
     spec = SPECS["kl_div/torch_2_13_batchmean"]
     raw = json.loads((fixtures.root() / f"{spec.name}.json").read_text(encoding="utf-8"))
-    case = _case(spec.name)
+    case = loaded(spec.name)
     changed_input = np.array(spec.args[0], copy=True)
     changed_input.flat[0] = np.nextafter(changed_input.flat[0], np.inf)      # one ulp
     for modified in (spec.__class__(**{**spec.__dict__, "args": (changed_input,) + spec.args[1:]}),

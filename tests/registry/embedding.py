@@ -217,12 +217,20 @@ def _both_sides(a, pos, neg, distance, margin, swap):
     return np.any(z > 0) and np.any(z < 0)
 
 
+#: Kink-free draws tried for a batch with rows on both sides of the clamp (_triplet_inputs).
+BOTH_SIDES_TRIES = 50
+
+
 def _triplet_inputs(rng, shapes, distance, margin, swap, p=None, eps=0.0, both=True):
     """anchor ~ N(0, 1); positive and negative near it, the negative at a spread that varies
     by row, so that some rows are inside the margin and some beyond it. Redrawn until every
-    kink is KINK_GAP away and (when the batch has 4 rows or more) both sides of the clamp occur."""
+    kink is KINK_GAP away and (when the batch has 4 rows or more) both sides of the clamp occur.
+
+    Both sides cannot always occur: a cosine distance is at most 2, so with margin 2 every row
+    is inside the margin. After BOTH_SIDES_TRIES kink-free draws the first one is kept (a
+    thousand draws of such a sample cost 0.15 s each time it is built)."""
     sa, sp, sn = shapes
-    fallback = None
+    fallback, kink_free = None, 0
     for attempt in range(1000):
         a = rng.normal(size=sa)
         near = a if sp == sa else a.reshape(-1, sa[-1])[:1].reshape(sp)  # a shared positive: near row 0
@@ -234,7 +242,9 @@ def _triplet_inputs(rng, shapes, distance, margin, swap, p=None, eps=0.0, both=T
         rows = int(np.prod(np.broadcast_shapes(sa, sp, sn)[:-1], dtype=int))
         if rows < 4 or not both or _both_sides(a, pos, neg, distance, margin, swap):
             return a, pos, neg
-        fallback = fallback or (a, pos, neg)
+        fallback, kink_free = fallback or (a, pos, neg), kink_free + 1
+        if kink_free >= BOTH_SIDES_TRIES:
+            break
     assert fallback is not None, "could not draw triplets away from the kinks"
     return fallback
 
