@@ -226,7 +226,7 @@ class CompiledFunctions:
             if self.spec.batched:
                 from . import compiled_batches
                 planned = compiled_batches.BATCHES.lookup(
-                    name, args, kwargs, lambda plans: compiled_batches.run(plans, compile_batch, screen))
+                    name, args, kwargs, lambda plans: compiled_batches.run(plans, compile_batch, screen), eager=fn)
                 if planned is not None:
                     return compiled_batches.replay(planned, args, kwargs)
             runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])

@@ -157,15 +157,16 @@ class Batches:
         record, _, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
         return record.name, device, dtype
 
-    def lookup(self, loss: str, args, kwargs, run_group) -> Planned | None:
+    def lookup(self, loss: str, args, kwargs, run_group, eager=None) -> Planned | None:
         """The plan of the running test's call, its group run first (``run_group(planned)``);
-        None where the call is not the planned one."""
+        None where the call is not the planned one. ``eager``: torch's own function, which says
+        which leaves a test's call ends with (``_accepted_leaves``)."""
         item = self.by_id.get(self.current) if self.current not in self.planned else None
         if item is not None:
             group = self._group(item)
             if group not in self.done and group[0] == loss:
                 self.done.add(group)
-                plans = [p for p in (self._plan(i) for i in self.items[group]) if p is not None]
+                plans = [p for p in (self._plan(i, eager) for i in self.items[group]) if p is not None]
                 run_group(plans)
                 self.planned.update((p.nodeid, p) for p in plans)
         planned = self.planned.get(self.current)
@@ -173,7 +174,7 @@ class Batches:
             return None
         return planned
 
-    def _plan(self, item) -> Planned | None:
+    def _plan(self, item, eager=None) -> Planned | None:
         from .parity import _float_leaves, arguments_by_name, leaf_call
         from .convert import to_torch_call
         kind = KINDS[item.originalname]
@@ -190,9 +191,11 @@ class Batches:
                 args, kwargs = to_torch_call(*sample.build(rng), dtype, device)
                 wants = kind == "gradient"
             leaves = _float_leaves(record.name, arguments_by_name(record.name, args, kwargs))
-            call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
         except Exception:   # noqa: BLE001 (a sample that cannot be drawn fails in its own test)
             return None
+        if eager is not None:
+            leaves = _accepted_leaves(record, eager, args, kwargs, leaves)
+        call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
         # The batch differentiates with respect to the call's own tensors (a transform's output
         # included), which the replay's autograd function receives in the same order.
         differentiable = []
@@ -208,6 +211,22 @@ class Batches:
 
 
 BATCHES = Batches()
+
+
+def _accepted_leaves(record, eager, args, kwargs, leaves) -> list[str]:
+    """The leaves a test's call ends with: a test differentiates every floating argument and
+    drops the ones torch refuses (parity._autograd: nll_loss's class weight, for example), so
+    its last call has the leaves that eager torch accepts. That call is the one planned. The
+    test's first call, with a refused leaf, is not in the batch: it is compiled on its own,
+    where compiled torch refuses it too (or accepts it: a finding, tests/compiled_findings.py).
+    Planned with every leaf, the batch's forward fails on each such sample, and splitting the
+    batch down to them cost ~2 log2(n) compilations each (3515 graphs in a whole aot_eager run)."""
+    from .parity import _autograd
+    try:
+        _, accepted = _autograd(record.name, eager, args, kwargs, leaves, record.gradient_transform)
+    except Exception:   # noqa: BLE001 (eager torch refuses the sample: its test sees what compile does)
+        return leaves
+    return list(accepted)
 
 
 def run(plans: list[Planned], compile_batch, screen=None) -> None:
