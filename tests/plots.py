@@ -92,15 +92,15 @@ def _gradient_position(plot: Plot) -> int:
     return array_parameters(getattr(lossref, plot.loss)).index(plot.vary)
 
 
-def compute(plot: Plot, digits: int | None = DIGITS) -> dict:
+def compute(plot: Plot, digits: int | None = DIGITS, every: int = 1) -> dict:
     """The numbers behind the picture, from the references: x, and per curve the loss and its
     gradient with respect to the varying entry, rounded to ``digits`` significant digits (None:
-    unrounded)."""
+    unrounded); ``every``: at every so many points of the grid only (``xs()[::every]``)."""
     rounded = _round if digits is not None else float
     forward = getattr(lossref, plot.loss)
     backward = getattr(lossref, f"{plot.loss}_backward")
     at = _gradient_position(plot)
-    xs = plot.xs()
+    xs = plot.xs()[::every]
     curves = []
     for curve in plot.curves:
         values, gradients = [], []

@@ -73,15 +73,29 @@ def cases_of(record, samples):
             # stride-0 linear_weight would give all C classes one row: C alike terms whose
             # float32 sum errs like C eps, a bound that tells nothing at C = 2^15).
             continue
+        for layout in _layouts_of(record.name, sample):
+            yield pytest.param((record, sample, layout), id=f"{record.name}-{sample.id}-{layout}")
+
+
+#: (loss, sample id) -> the layouts that change it: drawn once per run (collection, and the
+#: loss pages that count the tests, ask the same).
+_LAID_OUT: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _layouts_of(loss, sample) -> tuple[str, ...]:
+    key = (loss, sample.id)
+    if key not in _LAID_OUT:
         try:
             args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), torch.float64, "cpu")
         except Exception:  # a broken sample fails its own tests, it does not stop collection
             args, kwargs = None, None
-        for layout in LAYOUTS:
-            laid = _laid_out(args, kwargs, layout) if args is not None else ((), {})
-            if args is None or any(isinstance(t, torch.Tensor) and not t.is_contiguous()
-                                   for t in (*laid[0], *laid[1].values())):
-                yield pytest.param((record, sample, layout), id=f"{record.name}-{sample.id}-{layout}")
+        _LAID_OUT[key] = tuple(layout for layout in LAYOUTS if args is None or _changes(args, kwargs, layout))
+    return _LAID_OUT[key]
+
+
+def _changes(args, kwargs, layout) -> bool:
+    laid_args, laid_kwargs = _laid_out(args, kwargs, layout)
+    return any(isinstance(t, torch.Tensor) and not t.is_contiguous() for t in (*laid_args, *laid_kwargs.values()))
 
 
 def layout_dtype(sample):
