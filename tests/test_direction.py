@@ -42,8 +42,11 @@ def suite_imports(path: Path) -> list[str]:
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
+    where = path.relative_to(PACKAGE.parent)
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        line = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', '?')}"
+        if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Call)):
+            continue
+        line = f"{where}:{node.lineno}"
         if isinstance(node, ast.Import):
             found += [f"{line}: import {a.name}" for a in node.names if _is_suite(a.name)]
         elif isinstance(node, ast.ImportFrom):
