@@ -189,9 +189,9 @@ class CompiledFunctions:
         _lift_recompile_limits()
         self.spec = spec
 
-    def _compile(self, name: str, fn):
+    def _compile(self, name: str, fn, dynamic: bool | None = None):
         return torch.compile(_entry(fn), backend=_counting_backend(name, self.spec.backend),
-                             dynamic=self.spec.dynamic, fullgraph=False)
+                             dynamic=self.spec.dynamic if dynamic is None else dynamic, fullgraph=False)
 
     def _batch_compiler(self, name: str, fn, backend: str | None = None):
         """``calls -> outputs``: one compiled function calling the loss on every call of a batch
@@ -214,29 +214,36 @@ class CompiledFunctions:
         return compile_batch
 
     def wrap(self, name: str, fn):
-        compiled = self._compile(name, fn)
+        entries = {False: self._compile(name, fn)}    # per-call entries; True: the dynamic one (below)
         compile_batch = self._batch_compiler(name, fn)
         # inductor's batches are screened with aot_eager first (tests/compiled_batches.py run):
         # a sample that fails in tracing or AOTAutograd is found at aot_eager's cost, not inductor's.
         screen = self._batch_compiler(name, fn, "aot_eager") if self.spec.backend == "inductor" else None
 
         def call(*args, **kwargs):
-            nonlocal compiled
             from torch._dynamo.utils import counters
+            dynamic = False
             if self.spec.batched:
                 from . import compiled_batches
                 planned = compiled_batches.BATCHES.lookup(
                     name, args, kwargs, lambda plans: compiled_batches.run(plans, compile_batch, screen), eager=fn)
-                if planned is not None:
+                if planned is not None and not planned.eager:
                     return compiled_batches.replay(planned, args, kwargs)
+                # Dynamo ran none of the batch's graphs: a graph break inside the batch's loop
+                # (gaussian_nll_loss's data-dependent check that var is positive) makes it run the
+                # whole batch function eagerly. Such a batch's calls are compiled one by one, with
+                # symbolic shapes (one entry, as ``:dynamic``), so its tests still test compiled code.
+                dynamic = planned is not None
+            if dynamic not in entries:
+                entries[dynamic] = self._compile(name, fn, dynamic=True)
             runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])
             try:
-                out = compiled(*args, **kwargs)
+                out = entries[dynamic](*args, **kwargs)
             except Exception:
                 # Dynamo never compiles a code object again once tracing it raised a Python
                 # exception (a refusal): every later call would run eagerly (docs/compiled.md,
                 # "One refusal turns compilation off"). A fresh entry for the calls to come.
-                compiled = self._compile(name, fn)
+                entries[dynamic] = self._compile(name, fn, dynamic=True if dynamic else None)
                 raise
             for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
                 TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count

@@ -26,7 +26,9 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   plan) is compiled on its own, as in ``:dynamic`` mode: never answered from another call.
 - **Failures stay the sample's own.** A batch that raises is split in halves and run again, down
   to the single samples: a sample whose compilation fails gets its own exception, the others their
-  results. A batch in which no compiled graph ran makes every test of it "ran eagerly" (skipped).
+  results. A batch in which no compiled graph ran (dynamo runs the whole batch function eagerly
+  when a graph break falls inside its loop: gaussian_nll_loss's data-dependent check) answers
+  none of its tests: their calls are compiled one by one, with symbolic shapes (tests/compiled.py).
   The graphs a batch compiles count for the test that triggered it.
 """
 

@@ -88,3 +88,21 @@ def test_a_refusal_does_not_turn_compilation_off():
     triplet(x, x * 2, x)
     mse(x, x * 2)
     assert dict(seen.properties())["graphs_run"] == 2
+
+
+def test_a_batch_dynamo_ran_eagerly_is_compiled_call_by_call(monkeypatch):
+    """A graph break inside the batch's loop makes dynamo run the whole batch function eagerly
+    (gaussian_nll_loss's data-dependent check that var is positive, torch 2.13): the batch answers
+    none of its tests, whose calls are compiled one by one, with symbolic shapes."""
+    from . import compiled_batches
+    x = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3).clone()
+    planned = compiled_batches.Planned("t", "mse_loss", (x, x), {}, [], None, False,
+                                       out=torch.tensor(0.0, dtype=torch.float64), eager=True)
+    monkeypatch.setattr(compiled_batches.BATCHES, "lookup", lambda *args, **kwargs: planned)
+    fn = CompiledFunctions(CompileSpec("aot_eager")).wrap("mse_loss", F.mse_loss)
+    seen = Observation()
+    out = fn(x, x.flip(0))
+    fn(x[:, :2].contiguous(), x[:, :2].contiguous())     # another size: the same graph (symbolic shapes)
+    properties = dict(seen.properties())
+    assert (properties["graphs_compiled"], properties["graphs_run"]) == (1, 2)
+    torch.testing.assert_close(out, F.mse_loss(x, x.flip(0)))       # the call's own value, not the batch's 0
