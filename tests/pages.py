@@ -105,7 +105,7 @@ def _fixture_counts(record) -> dict[str, int]:
         "error_case": sum(1 for _ in record.declared("errors")()),
         "unsupported_case": sum(len(unsupported.get(device, ())) for device in DEVICES),
         "record": 1,
-        "layout_case": sum(1 for _ in cases_of(record, samples)),
+        "layout_case": sum(1 for _ in cases_of(record, samples, declared=True)),
         "device": len(DEVICES),
     }
 
