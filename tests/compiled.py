@@ -214,7 +214,8 @@ class CompiledFunctions:
         return compile_batch
 
     def wrap(self, name: str, fn):
-        entries = {False: self._compile(name, fn)}    # per-call entries; True: the dynamic one (below)
+        # Per-call entries: False, the spec's shapes; True, symbolic shapes for a batch dynamo ran eagerly.
+        entries = {False: self._compile(name, fn)}
         compile_batch = self._batch_compiler(name, fn)
         # inductor's batches are screened with aot_eager first (tests/compiled_batches.py run):
         # a sample that fails in tracing or AOTAutograd is found at aot_eager's cost, not inductor's.
@@ -235,7 +236,7 @@ class CompiledFunctions:
                 # symbolic shapes (one entry, as ``:dynamic``), so its tests still test compiled code.
                 dynamic = planned is not None
             if dynamic not in entries:
-                entries[dynamic] = self._compile(name, fn, dynamic=True)
+                entries[dynamic] = self._compile(name, fn, dynamic=dynamic or None)
             runs, breaks = TALLY.runs, collections.Counter(counters["graph_break"])
             try:
                 out = entries[dynamic](*args, **kwargs)
@@ -243,7 +244,7 @@ class CompiledFunctions:
                 # Dynamo never compiles a code object again once tracing it raised a Python
                 # exception (a refusal): every later call would run eagerly (docs/compiled.md,
                 # "One refusal turns compilation off"). A fresh entry for the calls to come.
-                entries[dynamic] = self._compile(name, fn, dynamic=True if dynamic else None)
+                entries[dynamic] = self._compile(name, fn, dynamic=dynamic or None)
                 raise
             for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
                 TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count

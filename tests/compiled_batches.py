@@ -197,7 +197,10 @@ class Batches:
             return None
         if eager is not None:
             leaves = _accepted_leaves(record, eager, args, kwargs, leaves)
-        call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
+        try:
+            call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
+        except Exception:   # noqa: BLE001 (an input transform that fails, fails in its own test)
+            return None
         # The batch differentiates with respect to the call's own tensors (a transform's output
         # included), which the replay's autograd function receives in the same order.
         differentiable = []

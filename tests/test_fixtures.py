@@ -37,8 +37,6 @@ NAMES = fixtures.names()
 SPECS = {spec.name: spec for spec in specs()}
 
 
-
-
 def test_every_loss_has_fixtures_with_gradients():
     """Every loss has at least five cases, at least one of them with gradients."""
     by_loss = {}
