@@ -194,30 +194,34 @@ class CompiledFunctions:
                              dynamic=self.spec.dynamic if dynamic is None else dynamic, fullgraph=False)
 
     def _batch_compiler(self, name: str, fn, backend: str | None = None):
-        """``calls -> outputs``: one compiled function calling the loss on every call of a batch
-        (static shapes: it runs once), its graphs and graph breaks counted as the per-call path
-        counts them; ``backend``: another backend, not counted (the screen of a batched run)."""
-        def compile_batch(calls):
+        """``() -> (calls -> outputs)``: a fresh compiled function calling the loss on every call of
+        a batch (static shapes), run once per layer of the batch (tests/compiled_batches.py), its
+        graphs and graph breaks counted as the per-call path counts them; ``backend``: another
+        backend, not counted (the screen of a batched run)."""
+        def new_batch():
             from torch._dynamo.utils import counters
 
             def call_all(calls):
                 return [fn(*args, **kwargs) for args, kwargs in calls]
             compiled = torch.compile(_entry(call_all), backend=backend or _counting_backend(name, self.spec.backend),
                                      dynamic=False, fullgraph=False)
-            breaks = collections.Counter(counters["graph_break"])
-            try:
-                return compiled(calls)
-            finally:
-                if backend is None:
-                    for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
-                        TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count
-        return compile_batch
+
+            def run_calls(calls):
+                breaks = collections.Counter(counters["graph_break"])
+                try:
+                    return compiled(calls)
+                finally:
+                    if backend is None:
+                        for reason, count in (collections.Counter(counters["graph_break"]) - breaks).items():
+                            TALLY.graph_breaks[name, reason.splitlines()[0][:160]] += count
+            return run_calls
+        return new_batch
 
     def wrap(self, name: str, fn):
         # Per-call entries: False, the spec's shapes; True, symbolic shapes for a batch dynamo ran eagerly.
         entries = {False: self._compile(name, fn)}
-        compile_batch = self._batch_compiler(name, fn)
-        # inductor's batches are screened with aot_eager first (tests/compiled_batches.py run):
+        new_batch = self._batch_compiler(name, fn)
+        # an inductor batch that raises is screened with aot_eager (tests/compiled_batches.py run):
         # a sample that fails in tracing or AOTAutograd is found at aot_eager's cost, not inductor's.
         screen = self._batch_compiler(name, fn, "aot_eager") if self.spec.backend == "inductor" else None
 
@@ -227,7 +231,7 @@ class CompiledFunctions:
             if self.spec.batched:
                 from . import compiled_batches
                 planned = compiled_batches.BATCHES.lookup(
-                    name, args, kwargs, lambda plans: compiled_batches.run(plans, compile_batch, screen), eager=fn)
+                    name, args, kwargs, lambda plans: compiled_batches.run(plans, new_batch, screen), eager=fn)
                 if planned is not None and not planned.eager:
                     return compiled_batches.replay(planned, args, kwargs)
                 # Dynamo ran none of the batch's graphs: a graph break inside the batch's loop

@@ -36,7 +36,7 @@ def _call(planned, x, y):
 def test_a_test_gets_its_own_samples_value_and_gradient():
     x, y = torch.linspace(-1, 1, 6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)
     plans = [_plan(x, y, nodeid="a"), _plan(2 * x, y, nodeid="b")]
-    batches.run(plans, _eager_batch)
+    batches.run(plans, lambda: _eager_batch)
     leaf, args, kwargs = _call(plans[1], 2 * x, y)
     assert batches.matches(plans[1], args, kwargs) and not batches.matches(plans[0], args, kwargs)
     out = batches.replay(plans[1], args, kwargs)
@@ -48,7 +48,7 @@ def test_a_test_gets_its_own_samples_value_and_gradient():
 def test_a_call_that_differs_from_its_plan_is_not_answered():
     x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
     planned = _plan(x, y)
-    batches.run([planned], _eager_batch)
+    batches.run([planned], lambda: _eager_batch)
     for args, kwargs in [((x.clone().requires_grad_(True), y + 1), {"reduction": "sum"}),          # another value
                          ((x.clone().requires_grad_(True), y), {"reduction": "mean"}),             # another option
                          ((x.clone(), y), {"reduction": "sum"}),                                  # not a leaf
@@ -59,7 +59,7 @@ def test_a_call_that_differs_from_its_plan_is_not_answered():
 def test_another_grad_output_is_refused():
     x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
     planned = _plan(x, y)
-    batches.run([planned], _eager_batch)
+    batches.run([planned], lambda: _eager_batch)
     leaf, args, kwargs = _call(planned, x, y)
     out = batches.replay(planned, args, kwargs)
     with pytest.raises(RuntimeError, match="not the one the batch planned"):
@@ -74,36 +74,67 @@ def test_a_failing_sample_keeps_its_own_error_and_the_others_their_results():
         if any(torch.equal(args[0].detach(), 3 * x) for args, _ in calls):
             raise ValueError("sample 3 cannot be compiled")
         return _eager_batch(calls)
-    batches.run(plans, batch)
+    batches.run(plans, lambda: batch)
     assert [type(p.error).__name__ if p.error else None for p in plans] == [None, None, None, "ValueError", None]
     assert [p.out.item() for p in plans if p.error is None] == [0.0, 3.0, 12.0, 48.0]
     with pytest.raises(ValueError, match="sample 3 cannot be compiled"):
         batches.replay(plans[3], *_call(plans[3], 3 * x, y)[1:])
 
 
-def test_a_screened_failure_is_run_again_by_the_backend():
-    """inductor's batches are screened with aot_eager: what the screen finds failing is run on its
-    own by the backend, whose outcome it gets (here the backend computes it)."""
-    x, y = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
-    plans = [_plan(k * x, y, nodeid=str(k)) for k in range(4)]
+def test_calls_of_one_signature_run_as_layers_of_one_function():
+    """The forward and gradient tests of a sample make the same call with other values: one
+    compiled function runs the batch layer by layer, and each plan gets its own call's result
+    (a filler, run again for the guards, never gives its result to another plan)."""
+    one = [_plan(torch.full((3,), float(k), dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
+                 nodeid=f"one{k}") for k in range(3)]
+    other = _plan(torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64), nodeid="other")
+    assert batches.signature(one[0]) == batches.signature(one[2]) != batches.signature(other)
+    made, lengths = [], []
+
+    def new_batch():
+        made.append(1)
+
+        def batch(calls):
+            lengths.append(len(calls))
+            return _eager_batch(calls)
+        return batch
+    batches.run([*one, other], new_batch)
+    assert made == [1] and lengths == [2, 2, 2]
+    assert [p.out.item() for p in one] == [0.0, 3.0, 12.0] and other.out.item() == 4.0
+    assert all(len(p.grads) == 1 for p in (*one, other))
+    assert torch.allclose(one[2].grads[0], 2 * torch.full((3,), 2.0, dtype=torch.float64) * one[2].upstream)
+    assert torch.allclose(other.grads[0], 2 * torch.ones(2, 2, dtype=torch.float64) * other.upstream)
+
+
+def test_a_batch_that_raised_is_screened_and_its_failures_run_again_by_the_backend():
+    """An inductor batch that raises is screened with aot_eager: what the screen finds failing is
+    run on its own by the backend, whose outcome it gets (here the backend computes it), the
+    others together; a batch that does not raise is never screened."""
+    plans = [_plan(torch.ones(k + 1, dtype=torch.float64), torch.zeros(k + 1, dtype=torch.float64), nodeid=str(k))
+             for k in range(4)]
 
     def screen(calls):
-        if any(torch.equal(args[0].detach(), 2 * x) for args, _ in calls):
+        if any(args[0].numel() == 3 for args, _ in calls):
             raise ValueError("the screen fails on sample 2")
         return [F.mse_loss(*args, **kwargs) for args, kwargs in calls]
     seen = []
 
     def backend(calls):
         seen.append(len(calls))
+        if len(calls) > 1 and any(args[0].numel() == 3 for args, _ in calls):
+            raise ValueError("the backend fails on a batch with sample 2")
         return _eager_batch(calls)
-    batches.run(plans, backend, screen)
-    assert all(p.error is None for p in plans) and plans[2].out.item() == 12.0
-    assert sorted(seen) == [1, 3]      # the three that passed the screen together, sample 2 on its own
+    batches.run(plans, lambda: backend, lambda: screen)
+    assert all(p.error is None for p in plans) and plans[2].out.item() == 3.0
+    assert seen == [4, 3, 1]      # the batch, then the three that passed the screen, then sample 2 alone
+    seen.clear()
+    batches.run(plans[:2], lambda: backend, lambda: pytest.fail("screened a batch that did not raise"))
+    assert seen == [2]
 
 
 def test_a_batch_that_compiled_nothing_ran_eagerly():
     planned = _plan(torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
-    batches.run([planned], lambda calls: [F.mse_loss(*a, **k) for a, k in calls])   # no compiled graph ran
+    batches.run([planned], lambda: lambda calls: [F.mse_loss(*a, **k) for a, k in calls])   # no compiled graph ran
     with pytest.raises(RanEagerly, match="ran no compiled graph for mse_loss's batch"):
         batches.replay(planned, *_call(planned, torch.ones(3, dtype=torch.float64),
                                        torch.zeros(3, dtype=torch.float64))[1:])
@@ -116,7 +147,7 @@ def test_a_batch_that_modified_an_input_says_so():
         for args, _ in calls:
             args[1].add_(1.0)            # the target, in place
         return _eager_batch(calls)
-    batches.run([planned], batch)
+    batches.run([planned], lambda: batch)
     assert isinstance(planned.error, InputModified)
 
 
@@ -139,7 +170,7 @@ def test_a_backward_error_is_raised_by_the_backward():
         TALLY.runs += 1
         return [F.mse_loss(Refuses.apply(a[0]) if torch.equal(a[0].detach(), 2 * x) else a[0], a[1], **k)
                 for a, k in calls]
-    batches.run(plans, batch)
+    batches.run(plans, lambda: batch)
     assert plans[0].error is None and plans[0].backward_error is None
     bad = plans[1]
     assert bad.error is None and bad.out.item() == 12.0
