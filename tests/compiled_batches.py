@@ -34,7 +34,9 @@ How a test gets its batch's result, with nothing trusted that was not checked:
 
 from __future__ import annotations
 
+import functools
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +45,8 @@ import torch
 from .parity import same_values
 
 #: The test functions whose calls are planned and batched, by name: what their calls need.
-KINDS = {"test_forward": "forward", "test_gradient": "gradient", "test_layout": "layout"}
+KINDS = {"test_forward": "forward", "test_gradient": "gradient", "test_layout": "layout",
+         "test_implementation_reproduces": "fixture"}
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Planned:
     call_args: tuple
     call_kwargs: dict
     differentiable: list          # the call's tensors requiring grad, in call order
-    rng: np.random.Generator      # the test's generator after its sample: its grad_output comes next
+    upstream_of: Callable         # output -> the test's grad_output (drawn from its generator, or recorded)
     wants_gradient: bool
     before: list = field(default_factory=list)
     upstream: torch.Tensor | None = None
@@ -156,6 +159,9 @@ class Batches:
             from .test_layouts import layout_dtype
             record, sample, _ = params["layout_case"]
             return record.name, params["device"], layout_dtype(sample)
+        if kind == "fixture":     # a loss's fixtures, whatever their recorded dtypes
+            from .fixture_cases import case
+            return case(params["spec"].name).loss, params["device"], "fixtures"
         record, _, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
         return record.name, device, dtype
 
@@ -177,10 +183,12 @@ class Batches:
         return planned
 
     def _plan(self, item, eager=None) -> Planned | None:
-        from .parity import _float_leaves, arguments_by_name, leaf_call
+        from .parity import _float_leaves, arguments_by_name, draw_upstream, leaf_call
         from .convert import to_torch_call
         kind = KINDS[item.originalname]
         params = item.callspec.params
+        if kind == "fixture":
+            return self._plan_fixture(item)
         rng = np.random.default_rng([zlib.crc32(item.nodeid.encode()), self.seed])   # tests/session.py rng
         try:
             if kind == "layout":
@@ -201,18 +209,39 @@ class Batches:
             call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
         except Exception:   # noqa: BLE001 (an input transform that fails, fails in its own test)
             return None
-        # The batch differentiates with respect to the call's own tensors (a transform's output
-        # included), which the replay's autograd function receives in the same order.
-        differentiable = []
+        # the test's generator after its sample: its grad_output comes next
+        return _planned(item.nodeid, record.name, call_args, call_kwargs, functools.partial(draw_upstream, rng), wants)
 
-        def own(t):
-            if isinstance(t, torch.Tensor) and t.requires_grad:
-                t = t.detach().requires_grad_(True)
-                differentiable.append(t)
-            return t
-        call_args = tuple(own(a) for a in call_args)
-        call_kwargs = {k: own(v) for k, v in call_kwargs.items()}
-        return Planned(item.nodeid, record.name, call_args, call_kwargs, differentiable, rng, wants)
+    @staticmethod
+    def _plan_fixture(item) -> Planned | None:
+        """A fixture test's call (tests/test_fixtures.py), built as the test builds it, with the
+        file's grad_output."""
+        from . import releases
+        from .fixture_cases import case as loaded, fixture_call, recorded_grad_output
+        from .registry import by_name
+        case = loaded(item.callspec.params["spec"].name)
+        try:
+            releases.skip_if_lacking(case.loss, case.args, case.kwargs)
+            built = fixture_call(case, by_name[case.loss], item.callspec.params["device"])
+        except Exception:   # noqa: BLE001 (a call the installed torch cannot make: its test says so)
+            return None
+        return _planned(item.nodeid, case.loss, tuple(built.args), built.kwargs,
+                        functools.partial(recorded_grad_output, case), bool(built.leaves))
+
+
+def _planned(nodeid, loss, call_args, call_kwargs, upstream_of, wants) -> Planned:
+    """The plan of a call: the batch differentiates with respect to the call's own tensors (a
+    transform's output included), which the replay's autograd function receives in the same order."""
+    differentiable = []
+
+    def own(t):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            t = t.detach().requires_grad_(True)
+            differentiable.append(t)
+        return t
+    call_args = tuple(own(a) for a in call_args)
+    call_kwargs = {k: own(v) for k, v in call_kwargs.items()}
+    return Planned(nodeid, loss, call_args, call_kwargs, differentiable, upstream_of, wants)
 
 
 BATCHES = Batches()
@@ -308,7 +337,6 @@ def _split(plans: list[Planned], new_batch) -> None:
 def _run_once(plans: list[Planned], new_batch) -> None:
     from .compare import InputModified
     from .compiled import TALLY
-    from .parity import draw_upstream
     before = [[t.detach().clone() for t in p.tensors()] for p in plans]
     batch = new_batch()
     results = {}   # id(plan) -> (output, gradients, ran eagerly, backward error)
@@ -320,7 +348,7 @@ def _run_once(plans: list[Planned], new_batch) -> None:
         wanted = [(p, out) for p, out in own if p.wants_gradient and p.differentiable]
         for p, out in wanted:
             if p.upstream is None:      # drawn once: a split batch runs the sample again
-                p.upstream = draw_upstream(p.rng, out)
+                p.upstream = p.upstream_of(out)
         backward_error = None
         try:
             grads = torch.autograd.grad([out for _, out in wanted], [t for p, _ in wanted for t in p.differentiable],

@@ -6,6 +6,8 @@ batch (no compilation: the mechanism, fast)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -14,12 +16,13 @@ import torch.nn.functional as F
 from . import compiled_batches as batches
 from .compare import InputModified
 from .compiled import TALLY, RanEagerly
+from .parity import draw_upstream
 
 
 def _plan(x, y, wants_gradient=True, nodeid="t"):
     leaf = x.detach().clone().requires_grad_(True)
     return batches.Planned(nodeid, "mse_loss", (leaf, y.clone()), {"reduction": "sum"}, [leaf],
-                           np.random.default_rng(0), wants_gradient)
+                           functools.partial(draw_upstream, np.random.default_rng(0)), wants_gradient)
 
 
 def _eager_batch(calls):

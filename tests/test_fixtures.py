@@ -26,9 +26,9 @@ from lossref.fixtures.cases import specs
 
 from . import quirks, releases
 from .compare import assert_matches
-from .convert import as_tensor, result_to_numpy
-from .fixture_cases import case as loaded
-from .parity import array_parameters, arguments_by_name, expect_quirk, implementation_of, positional_parameters
+from .convert import result_to_numpy
+from .fixture_cases import case as loaded, fixture_call, recorded_grad_output
+from .parity import expect_quirk, implementation_of
 from .printed import assert_printed
 from .registry import by_name
 from .tolerances import ULPS, Tolerance
@@ -105,39 +105,22 @@ def test_implementation_reproduces(spec, device, impl, request):
         entry = next(q for q in quirks.QUIRKS if q.name == quirk)
         if entry.applies_to_installed_torch() and device in entry.devices:
             expect_quirk(request, entry)
-    args = [as_tensor(a, device) for a in case.args]
-    kwargs = {k: as_tensor(v, device) for k, v in fixtures.resolve(case.kwargs, torch.nn.functional).items()}
-    # gradients are one per array parameter, positional or keyword (huber's weight,
-    # linear_bias): each argument is found by its parameter's name
-    names = array_parameters(case.loss)
-    positional = positional_parameters(case.loss)
-    given = arguments_by_name(case.loss, args, kwargs)
-    wanted = [] if case.gradients is None else [
-        i for i, g in enumerate(case.gradients) if g is not None and isinstance(given.get(names[i]), torch.Tensor)
-        and given[names[i]].is_floating_point()]
-    leaves = {i: given[names[i]].detach().clone().requires_grad_(True) for i in wanted}
-    leaf_of = {names[i]: leaf for i, leaf in leaves.items()}
-    call = [leaf_of.get(positional[i], a) if i < len(positional) else a for i, a in enumerate(args)]
-    call_kwargs = {k: leaf_of.get(k, v) for k, v in kwargs.items()}
-    transform = record.gradient_transform
-    at = None if transform is None else names.index(positional[transform.position])
-    if transform is not None and at in leaves:
-        call[transform.position] = transform.torch_fn(call[transform.position])
-    out = fn(*call, **call_kwargs)
+    built = fixture_call(case, record, device)
+    out = fn(*built.args, **built.kwargs)
     tol = _tolerance(case)
     assert_matches(result_to_numpy(out), case.expected, tol, name, scale=case.tolerance.scale())
-    if not leaves:
+    if not built.leaves:
         return
-    grad_output = torch.as_tensor(np.asarray(case.grad_output), dtype=out.dtype, device=out.device)
-    got = torch.autograd.grad(out, list(leaves.values()), grad_output, allow_unused=True)
-    for (i, _), g in zip(leaves.items(), got):
-        want = case.gradients[i]
-        if transform is not None and i == at:
-            want = transform.numpy_vjp(np.asarray(case.args[transform.position], dtype=np.float64), want)
-        assert g is not None, f"{name}: no gradient for {names[i]}"
+    got = torch.autograd.grad(out, list(built.leaves.values()), recorded_grad_output(case, out), allow_unused=True)
+    for i, g in zip(built.leaves, got):
+        want, parameter = case.gradients[i], built.names[i]
+        if i == built.transformed:
+            want = record.gradient_transform.numpy_vjp(np.asarray(case.args[record.gradient_transform.position],
+                                                                  dtype=np.float64), want)
+        assert g is not None, f"{name}: no gradient for {parameter}"
         # the file's scale is for the gradient it records: with respect to the logits under a transform, 1
-        scale = 1.0 if transform is not None and i == at else case.tolerance.gradient_scale(i)
-        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient of {names[i]}", scale=scale)
+        scale = 1.0 if i == built.transformed else case.tolerance.gradient_scale(i)
+        assert_matches(result_to_numpy(g), want, tol, f"{name}: gradient of {parameter}", scale=scale)
 
 
 def test_the_per_entry_scale_sees_a_small_entry_wrong():
