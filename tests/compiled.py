@@ -4,13 +4,14 @@ compile:aot_eager``, ``--impl compile:aot_eager_decomp_partition``, each optiona
 What is compiled, and how (docs/compiled.md says why):
 
 - **The whole run is batched** (tests/compiled_batches.py): the forward, gradient and layout tests
-  of a loss on one device and dtype (~120 samples: every option row of the covering arrays) are
-  compiled together as one function, static shapes, about 80 graphs for the run instead of 5900;
-  each test checks its own sample's value and gradients from that function's results, after its
-  call was compared with the planned one. Every other test that calls a loss (fixtures, refusals,
-  identities, specifics) compiles its call on its own, static shapes, through **one compiled
-  function per loss**, ``torch.compile(entry, backend=...)`` where ``entry`` calls ``F.<loss>``
-  and has a code object of its own (:func:`_entry` says why).
+  of a loss on one device and dtype (~120 samples: every option row of the covering arrays), and
+  its fixture tests on one device, are compiled together as one function, static shapes, each
+  distinct call traced once (a sample's forward and gradient tests share it); each test checks its
+  own sample's value and gradients from that function's results, after its call was compared with
+  the planned one. Every other test that calls a loss (refusals, identities, specifics) compiles
+  its call on its own, static shapes, through **one compiled function per loss**,
+  ``torch.compile(entry, backend=...)`` where ``entry`` calls ``F.<loss>`` and has a code object
+  of its own (:func:`_entry` says why).
 - **``:dynamic``** compiles every call on its own with symbolic shapes (``dynamic=True``), the
   function shared by every test: a graph compiled for one test serves every later test with the
   same dtypes, ranks, options and ``None``/tensor pattern, whatever the sizes (except 0 and 1,

@@ -1,12 +1,16 @@
 """The whole compiled run, batched: each loss's forward, gradient and layout tests on one device
-and dtype are compiled together, as one function, and each test then checks its own sample's
-value and gradients from that function's results (``--impl compile[:BACKEND]``; tests/compiled.py).
+and dtype, and its fixture tests on one device, are compiled together, as one function, and each
+test then checks its own sample's value and gradients from that function's results
+(``--impl compile[:BACKEND]``; tests/compiled.py).
 
-Why: inductor spends about 2 s on the CPU compiling a loss's forward and backward graph, most of it
-fixed cost (its passes, one C++ file compiled by the system compiler), and the suite's covering
-arrays make almost every sample a graph of its own (distinct options, dtypes, None patterns): 5900
-graphs, about 3 hours on 2 cores. One function over a group's ~120 samples pays that cost once per
-loss, device and dtype: about 80 graphs for the run.
+Why: inductor spends about 2.5 s on the CPU compiling a loss's forward and backward graph on its
+own, most of it fixed cost (its passes, and a C++ file for each graph built by the system compiler,
+about 40 % of the wall time of such a compile), and the suite's covering arrays make almost every
+sample a graph of its own (distinct options, dtypes, None patterns): 5900 graphs, about 3 hours on
+2 cores. One function over a group's ~120 samples pays the fixed cost once per group; what a batch
+cannot save is tracing each call (dynamo, AOTAutograd, inductor's lowering: about 0.3 s a call
+under inductor), so a batch traces each distinct call once (``layers``): the forward and the
+gradient test of a sample make the same call with other values.
 
 How a test gets its batch's result, with nothing trusted that was not checked:
 
@@ -14,9 +18,10 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   collected is planned: its arguments drawn exactly as the test draws them (the same seed from its
   node id, the same sample, dtype, device and layout, the same leaves and input transform), and,
   for a gradient, the same random ``grad_output`` (``parity.draw_upstream``, from the test's
-  generator after the sample). The group runs once: one ``torch.compile`` of a function calling the
-  loss on every planned call (static shapes: each graph runs once), then one backward over every
-  output that wants a gradient. Each planned call's tensors are compared before and after: a call
+  generator after the sample; a fixture's own). The group runs once: one ``torch.compile`` of a
+  function calling the loss on one planned call of each signature (static shapes), run again for
+  the group's other calls of the same signatures (``layers``: the same graph, no new trace), each
+  run followed by one backward over its outputs that want a gradient. Each planned call's tensors are compared before and after: a call
   that modified its input records ``InputModified``.
 - **The replay.** When a test calls the loss, its call is compared with its plan: the same
   tensors (dtype, shape, strides, values, which ones require grad) and the same other arguments.
@@ -26,7 +31,7 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   plan) is compiled on its own, as in ``:dynamic`` mode: never answered from another call.
 - **Failures stay the sample's own.** A batch that raises is split in halves and run again, down
   to the single samples: a sample whose compilation fails gets its own exception, the others their
-  results. A batch in which no compiled graph ran (dynamo runs the whole batch function eagerly
+  results (an inductor batch that raised is split with aot_eager first, ``run``). A batch in which no compiled graph ran (dynamo runs the whole batch function eagerly
   when a graph break falls inside its loop: gaussian_nll_loss's data-dependent check) answers
   none of its tests: their calls are compiled one by one, with symbolic shapes (tests/compiled.py).
   The graphs a batch compiles count for the test that triggered it.

@@ -181,3 +181,30 @@ def test_a_backward_error_is_raised_by_the_backward():
     out = batches.replay(bad, args, kwargs)
     with pytest.raises(RuntimeError, match="grad_input must be contiguous"):
         torch.autograd.grad(out, [leaf], bad.upstream)
+
+
+def test_a_fixture_test_is_planned_as_it_calls_the_loss():
+    """A fixture test's plan is the call the test makes (tests/fixture_cases.py builds both), with
+    the file's grad_output: its call is answered from the batch, its backward only for that."""
+    import types
+
+    from lossref.fixtures.cases import specs
+
+    from .fixture_cases import case as loaded, fixture_call, recorded_grad_output
+    from .registry import by_name
+    spec = next(s for s in specs() if s.name == "huber_loss/weight_mean")
+    item = types.SimpleNamespace(nodeid="t[cpu-huber_loss/weight_mean]", originalname="test_implementation_reproduces",
+                                 callspec=types.SimpleNamespace(params={"spec": spec, "device": "cpu"}))
+    planned = batches.BATCHES._plan(item)
+    case = loaded(spec.name)
+    built = fixture_call(case, by_name[case.loss], "cpu")
+    assert planned.wants_gradient and len(planned.differentiable) == len(built.leaves) > 0
+    assert batches.matches(planned, tuple(built.args), built.kwargs)
+
+    def huber_batch(calls):
+        TALLY.runs += 1
+        return [F.huber_loss(*args, **kwargs) for args, kwargs in calls]
+    batches.run([planned], lambda: huber_batch)
+    out = batches.replay(planned, tuple(built.args), built.kwargs)
+    torch.testing.assert_close(out, F.huber_loss(*built.args, **built.kwargs))
+    assert torch.equal(planned.upstream, recorded_grad_output(case, out))
