@@ -706,6 +706,75 @@ QUIRKS: tuple[Quirk, ...] = (
                "meta_gather)",
         thread="no upstream issue found (torch/_decomp/decompositions.py _nll_loss_forward: gather with the target)",
     ),
+
+    # Found by the whole inductor run (docs/compiled.md), not by aot_eager: placed by running each
+    # reproduction with aot_eager_decomp_partition (inductor's decomposition table, no generated code):
+    # a bug it shows is "compile:decompositions" (inductor and aot_eager_decomp_partition have it),
+    # one only inductor shows is "compile:inductor" (code generation).
+    Quirk(
+        name="compile-bce-gradient-clamp",
+        loss="binary_cross_entropy",
+        samples=("edge-near-0-1-none", "edge-probabilities-0-1-none", "edge-probabilities-0-1-sum",
+                 "edge-probabilities-0-1-zero-weight-mean"),
+        tests=("gradient",),
+        dtypes=("float64",),
+        implementation="compile:decompositions",
+        reason="binary_cross_entropy's input gradient where x (1 - x) is below its floor: eager's kernel floors "
+               "it at float32's 1e-12 (9.9999999600e-13), as the reference does, inductor's decomposition "
+               "(binary_cross_entropy_backward) at the double 1e-12; in float64 a gradient entry at the floor "
+               "differs by 4e-10 of itself, far beyond float64's bound (float32 cannot see it)",
+        thread="no upstream issue found (torch/_decomp/decompositions.py binary_cross_entropy_backward: EPSILON = 1e-12)",
+    ),
+    Quirk(
+        name="compile-smooth-l1-nonfinite-gradient",
+        loss="smooth_l1_loss",
+        samples=("edge-nan-inf",),
+        tests=("gradient",),
+        implementation="compile:decompositions",
+        reason="smooth_l1_loss's input gradient where x - y is nan (a nan on either side, or inf - inf): eager's "
+               "kernel and the reference give nan, inductor's decomposition 0 (the nan falls in the sign branch, "
+               "and the decomposition's sign of nan is 0)",
+        thread="no upstream issue found (torch/_decomp/decompositions.py smooth_l1_loss_backward)",
+    ),
+    Quirk(
+        name="compile-soft-margin-overflow-gradient",
+        loss="soft_margin_loss",
+        samples=("edge-overflow-none",),
+        tests=("gradient",),
+        implementation="compile:decompositions",
+        reason="soft_margin_loss's input gradient where exp(-y x) overflows (-y x = 800): eager's kernel computes "
+               "-y exp(-y x) / (1 + exp(-y x)) = inf / inf = nan, as the reference does, inductor's decomposition "
+               "gives the limit -y. Compiled is the better number here, but not eager's: code that detects "
+               "the overflow by its nan sees none",
+        thread="no upstream issue found (torch/_decomp/decompositions.py soft_margin_loss_backward)",
+    ),
+    Quirk(
+        name="compile-triplet-inf-norm-half-gradient",
+        loss="triplet_margin_loss",
+        samples=("1D-pinf-margin2.0-swap-mean", "D-pinf-eps0.0-mean", "ND-pinf-margin0.5-eps0.1-positional-sum",
+                 "NKD-pinf-none", "bcast-pinf-none"),
+        tests=("gradient",),
+        dtypes=("float16", "bfloat16"),
+        implementation="compile:inductor",
+        reason="triplet_margin_loss with p=inf in float16 and bfloat16: inductor's generated code gives a wrong "
+               "input gradient (nan for every entry, or 0 where the largest |difference| is), where eager, "
+               "aot_eager_decomp_partition and the reference give the max-norm's subgradient; the forward "
+               "value is right, float32 and float64 are right",
+        thread="no upstream issue found (inductor code generation: aot_eager_decomp_partition is right)",
+    ),
+    Quirk(
+        name="compile-cross-entropy-smoothing-gradient-float32",
+        loss="cross_entropy",
+        samples=("sharp-peaked-V32768-smoothing0.1-none",),
+        tests=("gradient",),
+        dtypes=("float32",),
+        implementation="compile:inductor",
+        reason="cross_entropy with label_smoothing over 32768 classes in float32: inductor's generated code "
+               "gives input gradient entries off by up to 4e-4 (2e-3 of an entry of 0.17; thousands of ulps), "
+               "where eager is within 2e-5 and aot_eager_decomp_partition within 6e-7 of the float64 value; "
+               "the forward value is as accurate as eager's",
+        thread="no upstream issue found (inductor code generation: aot_eager_decomp_partition is right)",
+    ),
 )
 
 

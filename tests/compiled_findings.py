@@ -160,6 +160,77 @@ try:
 except Exception as error:
     print(f"reproduced: compiled raises {type(error).__name__}: {str(error).partition('got ')[2].splitlines()[0]}")
 ''',
+    "compile-bce-gradient-clamp": '''\
+x = torch.tensor([1e-13, 1 - 2**-40], dtype=torch.float64)   # x (1 - x) below 1e-12 in both
+y = torch.zeros(2, dtype=torch.float64)
+def grad(fn):
+    leaf = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fn(leaf, y, reduction="sum"), leaf)
+    return g
+eager = grad(F.binary_cross_entropy)
+compiled = grad(torch.compile(F.binary_cross_entropy, backend="aot_eager_decomp_partition"))
+print("d/dx expected (floor float32's 1e-12): [0.10000000039958029, 1000000003994.8933]")
+print("eager:", eager.tolist(), " compiled:", compiled.tolist())
+if not torch.allclose(compiled, eager, rtol=1e-12, atol=0):
+    print(f"reproduced: compiled floors x (1 - x) at the double 1e-12: {compiled.tolist()}")
+''',
+    "compile-smooth-l1-nonfinite-gradient": '''\
+def loss(x, y):
+    return F.smooth_l1_loss(x, y, reduction="none")
+nan, inf = float("nan"), float("inf")
+x = torch.tensor([nan, inf, 1.0], dtype=torch.float64, requires_grad=True)
+y = torch.tensor([0.0, inf, nan], dtype=torch.float64)     # x - y: nan, inf - inf, nan
+(eager,) = torch.autograd.grad(loss(x, y).sum(), x)
+(compiled,) = torch.autograd.grad(torch.compile(loss, backend="aot_eager_decomp_partition")(x, y).sum(), x)
+print("d/dx expected: [nan, nan, nan]  eager:", eager.tolist(), " compiled:", compiled.tolist())
+if not compiled.isnan().all():
+    print(f"reproduced: compiled gives {compiled.tolist()} where x - y is nan")
+''',
+    "compile-soft-margin-overflow-gradient": '''\
+def loss(x, y):
+    return F.soft_margin_loss(x, y, reduction="none")
+x = torch.tensor([-800.0, 800.0, 3.0], dtype=torch.float64, requires_grad=True)
+y = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)   # -y x = 800: exp overflows, float64 included
+(eager,) = torch.autograd.grad(loss(x, y).sum(), x)
+(compiled,) = torch.autograd.grad(torch.compile(loss, backend="aot_eager_decomp_partition")(x, y).sum(), x)
+print("d/dx expected (eager's inf / inf): [nan, nan, -0.0474]  eager:", eager.tolist(), " compiled:", compiled.tolist())
+if not compiled[:2].isnan().any():
+    print(f"reproduced: compiled gives {compiled[:2].tolist()} (the limit -y) where eager gives nan")
+''',
+    "compile-triplet-inf-norm-half-gradient": '''\
+def loss(a, p, n, eps):
+    return F.triplet_margin_loss(a, p, n, p=float("inf"), eps=eps)
+compiled_loss = torch.compile(loss, backend="inductor")
+g = torch.Generator().manual_seed(0)
+for shape, eps in (((3, 4), 1e-6), ((4,), 0.0)):
+    a, p, n = (torch.randn(*shape, generator=g).half() for _ in range(3))
+    def grad(fn):
+        leaf = a.clone().requires_grad_(True)
+        (d,) = torch.autograd.grad(fn(leaf, p, n, eps), leaf)
+        return d.float().flatten()
+    eager, compiled = grad(loss), grad(compiled_loss)
+    print(f"{shape} eps={eps}  eager d/da:", eager.tolist(), " compiled:", compiled.tolist())
+    if not torch.allclose(compiled, eager, atol=1e-2):
+        print(f"reproduced: inductor's float16 gradient of the inf-norm triplet loss is {compiled.tolist()}")
+''',
+    "compile-cross-entropy-smoothing-gradient-float32": '''\
+g = torch.Generator().manual_seed(0)
+x = 8 * torch.randn(3, 32768, generator=g, dtype=torch.float64)
+t = torch.tensor([0, 32767, 5])
+x[torch.arange(3), t] += 30                               # a sharp peak at each target
+def loss(x):
+    return F.cross_entropy(x, t, label_smoothing=0.1, reduction="none")
+def grad(fn, x):
+    leaf = x.clone().requires_grad_(True)
+    (d,) = torch.autograd.grad(fn(leaf).sum(), leaf)
+    return d.double()
+exact = grad(loss, x)                                     # float64
+eager = (grad(loss, x.float()) - exact).abs().max().item()
+compiled = (grad(torch.compile(loss, backend="inductor"), x.float()) - exact).abs().max().item()
+print(f"largest gradient error against float64: eager float32 {eager:.2g}, inductor float32 {compiled:.2g}")
+if compiled > 5 * eager:
+    print(f"reproduced: inductor's float32 gradient is off by {compiled:.2g}, eager's by {eager:.2g}")
+''',
 }
 
 
