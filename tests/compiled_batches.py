@@ -21,8 +21,8 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   generator after the sample; a fixture's own). The group runs once: one ``torch.compile`` of a
   function calling the loss on one planned call of each signature (static shapes), run again for
   the group's other calls of the same signatures (``layers``: the same graph, no new trace), each
-  run followed by one backward over its outputs that want a gradient. Each planned call's tensors are compared before and after: a call
-  that modified its input records ``InputModified``.
+  run followed by one backward over its outputs that want a gradient. Each planned call's tensors
+  are compared before and after: a call that modified its input records ``InputModified``.
 - **The replay.** When a test calls the loss, its call is compared with its plan: the same
   tensors (dtype, shape, strides, values, which ones require grad) and the same other arguments.
   Only then does it get the batch's output for its sample, through an autograd function whose
@@ -31,9 +31,10 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   plan) is compiled on its own, as in ``:dynamic`` mode: never answered from another call.
 - **Failures stay the sample's own.** A batch that raises is split in halves and run again, down
   to the single samples: a sample whose compilation fails gets its own exception, the others their
-  results (an inductor batch that raised is split with aot_eager first, ``run``). A batch in which no compiled graph ran (dynamo runs the whole batch function eagerly
-  when a graph break falls inside its loop: gaussian_nll_loss's data-dependent check) answers
-  none of its tests: their calls are compiled one by one, with symbolic shapes (tests/compiled.py).
+  results (an inductor batch that raised is split with aot_eager first, ``run``). A batch in
+  which no compiled graph ran (dynamo runs the whole batch function eagerly when a graph break
+  falls inside its loop: gaussian_nll_loss's data-dependent check) answers none of its tests:
+  their calls are compiled one by one, with symbolic shapes (tests/compiled.py).
   The graphs a batch compiles count for the test that triggered it.
 """
 
@@ -188,12 +189,12 @@ class Batches:
         return planned
 
     def _plan(self, item, eager=None) -> Planned | None:
-        from .parity import _float_leaves, arguments_by_name, draw_upstream, leaf_call
-        from .convert import to_torch_call
         kind = KINDS[item.originalname]
-        params = item.callspec.params
         if kind == "fixture":
             return self._plan_fixture(item)
+        from .parity import _float_leaves, arguments_by_name, draw_upstream, leaf_call
+        from .convert import to_torch_call
+        params = item.callspec.params
         rng = np.random.default_rng([zlib.crc32(item.nodeid.encode()), self.seed])   # tests/session.py rng
         try:
             if kind == "layout":
