@@ -40,6 +40,7 @@ How a test gets its batch's result, with nothing trusted that was not checked:
 
 from __future__ import annotations
 
+import copy
 import functools
 import zlib
 from collections.abc import Callable
@@ -52,7 +53,8 @@ from .parity import same_values
 
 #: The test functions whose calls are planned and batched, by name: what their calls need.
 KINDS = {"test_forward": "forward", "test_gradient": "gradient", "test_layout": "layout",
-         "test_implementation_reproduces": "fixture"}
+         "test_implementation_reproduces": "fixture", "test_unsupported_dtype_still_refused": "unsupported",
+         "test_every_argument_laid_out": "argument laid out"}
 
 
 @dataclass
@@ -73,6 +75,9 @@ class Planned:
     error: BaseException | None = None
     backward_error: BaseException | None = None   # raised by the backward, where eager torch raises it
     eager: bool = False
+    every_leaf: "Planned | None" = None   # the call with the leaves eager torch refuses too (``_probed``)
+    refused: tuple = ()                    # those leaves, by name (on that call's plan)
+    known_bug: bool = False                # a quirk record applies to its test: batched apart (``lookup``)
 
     def tensors(self) -> list:
         return [t for t in (*self.call_args, *self.call_kwargs.values()) if isinstance(t, torch.Tensor)]
@@ -139,14 +144,17 @@ class Batches:
     def __init__(self):
         self.items: dict[tuple, list] = {}        # group -> pytest items, collection order
         self.by_id: dict[str, object] = {}        # node id -> pytest item
-        self.planned: dict[str, Planned] = {}     # node id -> its plan, once its group ran
+        self.planned: dict[str, list] = {}        # node id -> its plans (a call each), once its group ran
         self.done: set = set()
         self.current: str | None = None           # the node id of the test running
         self.seed = 0
+        self.quirk_implementations: tuple[str, ...] = ()
 
-    def register(self, items, seed: int):
-        """The collected tests whose calls are batched (``KINDS``), by group."""
+    def register(self, items, seed: int, quirk_implementations: tuple[str, ...] = ()):
+        """The collected tests whose calls are batched (``KINDS``), by group; ``quirk_implementations``:
+        the records that apply to the implementation (tests/impl.py)."""
         self.seed = seed
+        self.quirk_implementations = quirk_implementations
         self.items.clear()
         self.by_id.clear()
         for item in items:
@@ -168,6 +176,13 @@ class Batches:
         if kind == "fixture":     # a loss's fixtures, whatever their recorded dtypes
             from .fixture_cases import case
             return case(params["spec"].name).loss, params["device"], "fixtures"
+        if kind == "argument laid out":   # tests/test_sharp.py: three losses, float64
+            return params["name"], params["device"], "every argument laid out"
+        if kind == "unsupported":  # one test, a call per sample in a dtype eager torch lacks
+            if params.get("unsupported_case") is None:
+                return None
+            record, device, dtype = params["unsupported_case"]
+            return record.name, device, f"unsupported {dtype}"
         record, _, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
         return record.name, device, dtype
 
@@ -180,13 +195,52 @@ class Batches:
             group = self._group(item)
             if group not in self.done and group[0] == loss:
                 self.done.add(group)
-                plans = [p for p in (self._plan(i, eager) for i in self.items[group]) if p is not None]
-                run_group(plans)
-                self.planned.update((p.nodeid, p) for p in plans)
-        planned = self.planned.get(self.current)
-        if planned is None or planned.loss != loss or not matches(planned, args, kwargs):
-            return None
-        return planned
+                plans = self._probed([p for i in self.items[group] for p in self._plans(i, eager)], run_group)
+                # The calls a quirk record expects to fail run as a batch of their own, after the others:
+                # a known failure then costs its own few calls a split, not the whole group's batch.
+                pending = [p for p in plans if p.out is None and p.error is None]
+                run_group([p for p in pending if not p.known_bug])
+                run_group([p for p in pending if p.known_bug])
+                for p in plans:
+                    self.planned.setdefault(p.nodeid, []).append(p)
+        return next((p for p in self.planned.get(self.current, ()) if p.loss == loss and matches(p, args, kwargs)),
+                    None)
+
+    @staticmethod
+    def _probed(plans: list[Planned], run_group) -> list[Planned]:
+        """A test differentiates every floating argument and drops the ones torch refuses
+        (parity._autograd): its first call has every leaf, and only if the implementation refuses
+        one does it call again without it. Eager torch's refusals are known (``_accepted_leaves``);
+        compiled torch's are found by compiling one such call per set of refused leaves, the probe.
+        Where compiled torch accepts the leaves (multi_margin_loss's and mse_loss's weight), the
+        group's first calls are planned as the tests make them: answered from the batch, not
+        compiled one by one (59 graphs for multi_margin_loss alone). Where it refuses, the probe's
+        plan answers its test's first call with that refusal, and the others' first calls are
+        compiled on their own, as before. Either way every answer is the call's own."""
+        probes: dict[tuple, Planned] = {}
+        out = []
+        for p in plans:
+            alternative = p.every_leaf
+            if alternative is None:
+                out.append(p)
+                continue
+            key = alternative.refused
+            if key not in probes:
+                probes[key] = alternative
+                run_group([alternative])
+                out.append(alternative)        # answers its test's first call: a value or the refusal
+                if alternative.error is not None:
+                    out.append(p)
+                continue
+            out.append(alternative if probes[key].error is None else p)
+        return out
+
+    def _plans(self, item, eager=None) -> list[Planned]:
+        """The test's planned calls: one, or for a test that makes several (``unsupported``), each."""
+        if KINDS[item.originalname] == "unsupported":
+            return self._plan_unsupported(item)
+        planned = self._plan(item, eager)
+        return [] if planned is None else [planned]
 
     def _plan(self, item, eager=None) -> Planned | None:
         kind = KINDS[item.originalname]
@@ -200,23 +254,57 @@ class Batches:
             if kind == "layout":
                 from .test_layouts import laid_out_call, layout_dtype
                 record, sample, layout = params["layout_case"]
-                args, kwargs = laid_out_call(sample, layout, layout_dtype(sample), params["device"], rng)
+                device, dtype = params["device"], layout_dtype(sample)
+                args, kwargs = laid_out_call(sample, layout, dtype, device, rng)
                 wants = sample.grad
+            elif kind == "argument laid out":   # its forward and gradient checks make this one call
+                from .registry import by_name
+                from .test_sharp import laid_out_argument_call
+                record, sample, device = by_name[params["name"]], None, params["device"]   # no record looked up
+                args, kwargs = laid_out_argument_call(params["name"], params["argument"], params["layout"],
+                                                      device, rng)
+                wants = True
             else:
                 record, sample, device, dtype = params["device_case" if kind == "forward" else "gradient_case"]
+                layout = "contiguous"
                 args, kwargs = to_torch_call(*sample.build(rng), dtype, device)
                 wants = kind == "gradient"
             leaves = _float_leaves(record.name, arguments_by_name(record.name, args, kwargs))
         except Exception:   # noqa: BLE001 (a sample that cannot be drawn fails in its own test)
             return None
+        every = leaves
         if eager is not None:
             leaves = _accepted_leaves(record, eager, args, kwargs, leaves)
         try:
-            call_args, call_kwargs, _ = leaf_call(record.name, args, kwargs, leaves, record.gradient_transform)
+            planned = [_planned(item.nodeid, record.name, *leaf_call(record.name, args, kwargs, chosen,
+                                                                  record.gradient_transform)[:2],
+                                # the test's generator after its sample: its grad_output comes next
+                                functools.partial(draw_upstream, copy.deepcopy(rng)), wants)
+                       for chosen in ([leaves, every] if leaves != every else [leaves])]
         except Exception:   # noqa: BLE001 (an input transform that fails, fails in its own test)
             return None
-        # the test's generator after its sample: its grad_output comes next
-        return _planned(item.nodeid, record.name, call_args, call_kwargs, functools.partial(draw_upstream, rng), wants)
+        if len(planned) == 2:
+            planned[0].every_leaf = planned[1]
+            planned[1].refused = tuple(n for n in every if n not in leaves)
+        for p in planned:
+            p.known_bug = sample is not None and self._known_bug(record, sample, device, layout, dtype, args, kwargs)
+        return planned[0]
+
+    def _known_bug(self, record, sample, device, layout, dtype, args, kwargs) -> bool:
+        """Whether a quirk record of the implementation under test applies to this sample's forward
+        or gradient (tests/parity.py apply_quirk), on these inputs: a hint where to batch the call,
+        never an outcome (each call's result is still its own). Forward and gradient alike, so that
+        a sample's two tests, which make one call, stay in one batch."""
+        from . import quirks
+        from .convert import to_numpy_call
+        from .tolerances import dtype_name
+        try:
+            inputs = to_numpy_call(args, kwargs)
+        except Exception:   # noqa: BLE001 (an argument NumPy cannot hold: no draw-dependent record is asked)
+            inputs = None
+        return any(quirks.find(record.name, sample.id, device, test, layout, dtype_name(dtype), inputs,
+                               tags=sample.tags, implementation=name) is not None
+                   for test in ("forward", "gradient") for name in self.quirk_implementations)
 
     @staticmethod
     def _plan_fixture(item) -> Planned | None:
@@ -231,8 +319,24 @@ class Batches:
             built = fixture_call(case, by_name[case.loss], item.callspec.params["device"])
         except Exception:   # noqa: BLE001 (a call the installed torch cannot make: its test says so)
             return None
-        return _planned(item.nodeid, case.loss, tuple(built.args), built.kwargs,
-                        functools.partial(recorded_grad_output, case), bool(built.leaves))
+        planned = _planned(item.nodeid, case.loss, tuple(built.args), built.kwargs,
+                           functools.partial(recorded_grad_output, case), bool(built.leaves))
+        planned.known_bug = item.callspec.params["spec"].torch_quirk is not None   # the record its test expects
+        return planned
+
+
+    @staticmethod
+    def _plan_unsupported(item) -> list[Planned]:
+        """tests/test_errors.py's unsupported-dtype test: a call per sample, each differentiated
+        with the gradient of ``out.sum()`` (ones), made as the test makes them."""
+        from .test_errors import unsupported_calls
+        record, device, dtype = item.callspec.params["unsupported_case"]
+        try:
+            calls = list(unsupported_calls(record, device, dtype))
+        except Exception:   # noqa: BLE001 (a sample that cannot be drawn fails in the test)
+            return []
+        return [_planned(item.nodeid, record.name, args, kwargs, torch.ones_like, bool(leaves))
+                for args, kwargs, leaves in calls]
 
 
 def _planned(nodeid, loss, call_args, call_kwargs, upstream_of, wants) -> Planned:
@@ -311,7 +415,7 @@ def run(plans: list[Planned], new_batch, screen=None) -> None:
     run the samples it found failing each on its own and the others as one batch, with
     ``new_batch``: every sample's outcome is still the backend's own, and a sample that fails in
     tracing or in AOTAutograd costs the cheap backend's compilations to find, not inductor's."""
-    if screen is None or len(plans) == 1:
+    if screen is None or len(plans) <= 1:
         _split(plans, new_batch)
         return
     try:

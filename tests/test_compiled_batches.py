@@ -208,3 +208,103 @@ def test_a_fixture_test_is_planned_as_it_calls_the_loss():
     out = batches.replay(planned, tuple(built.args), built.kwargs)
     torch.testing.assert_close(out, F.cross_entropy(*built.args, **built.kwargs))
     assert torch.equal(planned.upstream, recorded_grad_output(case, out))
+
+
+def test_a_test_making_several_calls_gets_a_plan_for_each():
+    """The unsupported-dtype test calls the loss once per sample: each call is planned as the test
+    makes it (tests/test_errors.py unsupported_calls builds both), answered from the batch in any
+    order, and differentiated with the gradient of ``out.sum()`` only."""
+    import types
+
+    from .registry import by_name
+    from .test_errors import unsupported_calls
+    record = by_name["multi_margin_loss"]
+    item = types.SimpleNamespace(nodeid="t[multi_margin_loss-cpu-float16]",
+                                 originalname="test_unsupported_dtype_still_refused",
+                                 callspec=types.SimpleNamespace(
+                                     params={"unsupported_case": (record, "cpu", torch.float16)}))
+    plans = batches.BATCHES._plans(item)
+    calls = list(unsupported_calls(record, "cpu", torch.float16))
+    assert len(plans) == len(calls) > 1
+    batches.BATCHES.planned[item.nodeid] = plans
+    batches.BATCHES.current = item.nodeid
+    try:
+        for at, (args, kwargs, leaves) in reversed(list(enumerate(calls))):
+            planned = batches.BATCHES.lookup(record.name, args, kwargs, run_group=None)
+            assert planned is plans[at]
+            assert planned.wants_gradient == bool(leaves)
+            assert torch.equal(planned.upstream_of(torch.zeros(2, 3)), torch.ones(2, 3))
+    finally:
+        del batches.BATCHES.planned[item.nodeid]
+        batches.BATCHES.current = None
+
+
+def test_an_argument_laid_out_is_planned_once_for_both_checks():
+    """tests/test_sharp.py checks the value and then the gradient of one call: one plan, which
+    wants the gradient, matches the call the test builds (laid_out_argument_call)."""
+    import types
+
+    from .test_sharp import laid_out_argument_call
+    nodeid = "tests/test_sharp.py::test_every_argument_laid_out[cpu-nll_loss-weight-strided]"
+    params = {"name": "nll_loss", "argument": "weight", "layout": "strided", "device": "cpu"}
+    item = types.SimpleNamespace(nodeid=nodeid, originalname="test_every_argument_laid_out",
+                                 callspec=types.SimpleNamespace(params=params))
+    plans = batches.BATCHES._plans(item, eager=F.nll_loss)   # eager torch says which leaves it accepts
+    rng = np.random.default_rng([__import__("zlib").crc32(nodeid.encode()), batches.BATCHES.seed])
+    args, kwargs = laid_out_argument_call("nll_loss", "weight", "strided", "cpu", rng)
+    args = (args[0].detach().requires_grad_(True), *args[1:])   # the leaves torch accepts: the input
+    assert len(plans) == 1 and plans[0].wants_gradient
+    assert batches.matches(plans[0], args, kwargs)
+
+
+def _with_every_leaf(k, refused=("weight",)):
+    """A plan whose test's first call has a leaf eager torch refuses (the alternative plan)."""
+    x, y = torch.full((3,), float(k), dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    planned, alternative = _plan(x, y, nodeid=str(k)), _plan(x, y, nodeid=str(k))
+    planned.every_leaf, alternative.refused = alternative, refused
+    return planned
+
+
+@pytest.mark.parametrize("compiled_accepts", [True, False])
+def test_leaves_eager_refuses_are_probed_once_per_set(compiled_accepts):
+    """One probe per set of refused leaves: where the compiled function accepts the leaves, every
+    test's first call is planned as the test makes it; where it refuses, the probe's test gets
+    that refusal for its first call and the others keep the plan of their second call."""
+    plans = [_with_every_leaf(k) for k in range(3)] + [_plan(torch.ones(2, dtype=torch.float64),
+                                                             torch.zeros(2, dtype=torch.float64), nodeid="plain")]
+    ran = []
+
+    def run_group(group):
+        ran.append(list(group))
+        for p in group:
+            if compiled_accepts:
+                p.out = torch.zeros(())
+            else:
+                p.error = RuntimeError("the derivative for 'weight' is not implemented")
+    out = batches.Batches._probed(plans, run_group)
+    assert ran == [[plans[0].every_leaf]]              # the probe, alone, once
+    if compiled_accepts:
+        assert out == [p.every_leaf for p in plans[:3]] + [plans[3]]
+    else:
+        assert out == [plans[0].every_leaf, plans[0], plans[1], plans[2], plans[3]]
+
+
+def test_a_call_with_a_known_compiled_bug_is_batched_apart():
+    """The samples a record of the implementation under test applies to are found at planning
+    (compile-mean-backward-empty: mse_loss's empty batch with reduction='mean' does not compile),
+    so that they run in a batch of their own; no record, no mark; records of another implementation
+    do not count."""
+    from .registry import by_name
+    record = by_name["mse_loss"]
+    samples = {s.id: s for s in record.samples()}
+    planner = batches.Batches()
+    planner.quirk_implementations = ("compile", "torch")
+
+    def known(sample_id, implementations=("compile", "torch")):
+        planner.quirk_implementations = implementations
+        sample = samples[sample_id]
+        args, kwargs = sample.build(np.random.default_rng(0))
+        return planner._known_bug(record, sample, "cpu", "contiguous", torch.float64, args, kwargs)
+    assert known("edge-empty-batch-mean")
+    assert not known("edge-empty-batch-mean", implementations=("torch",))
+    assert not known(next(i for i in samples if not i.startswith("edge")))

@@ -43,6 +43,19 @@ def test_reference_backward_refuses(error_case):
         getattr(lossref, f"{record.name}_backward")(grad_output, *case.args, **case.kwargs)
 
 
+def unsupported_calls(record, device, dtype):
+    """The calls the test below makes, one per sample the installed torch can make: ``(args,
+    kwargs, leaves)``, every floating positional argument a leaf. Also the batched compiled run's
+    plan of the test (tests/compiled_batches.py)."""
+    for sample in record.samples():
+        try:
+            args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), dtype, device)
+        except releases.NeedsNewerTorch:
+            continue
+        yield args, kwargs, [a.requires_grad_(True) for a in args
+                             if isinstance(a, torch.Tensor) and a.is_floating_point()]
+
+
 @pytest.mark.checks("refusal")
 def test_unsupported_dtype_still_refused(unsupported_case, impl):
     """Dtypes torch does not implement a loss for (forward or backward) stay out of the
@@ -51,12 +64,8 @@ def test_unsupported_dtype_still_refused(unsupported_case, impl):
         pytest.skip("no loss declares an unsupported dtype")
     record, device, dtype = unsupported_case
     fn = implementation_of(impl, record)
-    for sample in record.samples():   # some calls may take another kernel (smooth_l1's beta = 0 is l1's)
-        try:
-            args, kwargs = to_torch_call(*sample.build(np.random.default_rng(0)), dtype, device)
-        except releases.NeedsNewerTorch:
-            continue
-        leaves = [a.requires_grad_(True) for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    # every sample: some calls may take another kernel (smooth_l1's beta = 0 is l1's)
+    for args, kwargs, leaves in unsupported_calls(record, device, dtype):
         try:
             out = fn(*args, **kwargs)
             if leaves:

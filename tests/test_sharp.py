@@ -64,10 +64,9 @@ def _cases():
                 yield pytest.param(name, argument, layout, id=f"{name}-{argument}-{layout}")
 
 
-@pytest.mark.parametrize("name, argument, layout", list(_cases()))
-def test_every_argument_laid_out(name, argument, layout, device, impl, rng):
-    record = by_name[name]
-    fn = implementation_of(impl, record)
+def laid_out_argument_call(name, argument, layout, device, rng):
+    """The test's call: ``argument`` laid out as ``layout`` says, every other one contiguous, in
+    float64. Also the batched compiled run's plan of the test (tests/compiled_batches.py)."""
     args, kwargs = to_torch_call(*_call(name, rng), torch.float64, device)
     names = [p for p in ("input", "linear_weight", "target") if name == "linear_cross_entropy" or p != "linear_weight"]
     if argument in kwargs:
@@ -77,6 +76,14 @@ def test_every_argument_laid_out(name, argument, layout, device, impl, rng):
         args = args[:position] + (LAYOUTS[layout](args[position]),) + args[position + 1:]
     laid = args[names.index(argument)] if argument in names else kwargs[argument]
     assert not laid.is_contiguous(), f"{argument} ({layout}) should not be contiguous"
+    return args, kwargs
+
+
+@pytest.mark.parametrize("name, argument, layout", list(_cases()))
+def test_every_argument_laid_out(name, argument, layout, device, impl, rng):
+    record = by_name[name]
+    fn = implementation_of(impl, record)
+    args, kwargs = laid_out_argument_call(name, argument, layout, device, rng)
     what = f"{name} ({argument} {layout})"
     check_forward(record, what, fn, args, kwargs, torch.float64)
     check_gradient(record, what, fn, args, kwargs, torch.float64, rng)
