@@ -68,6 +68,10 @@ OPTIONS = (
                          "(LOSSREF_INTERFACE = 'sharded', or loss_parallel: torch's; the default, torch, means "
                          "loss_parallel here)",
            {"default": None, "type": int, "metavar": "N"}),
+    Option("compiled-layouts", "under --impl compile: the layout tests (tests/test_layouts.py) to run: 'covering' "
+                               "(the default: each sample in one layout, every layout of every loss kept; every "
+                               "laid-out call is a graph of its own, see docs/compiled.md) or 'every'",
+           {"default": "covering", "choices": ("covering", "every")}),
     Option("conformance", "the conformance table at the end: one line per loss x device x dtype (full), per "
                           "loss (compact), full when it fits in 40 lines (auto, the default), or off",
            {"default": "auto", "choices": ("auto", "full", "compact", "off")}),

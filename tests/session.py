@@ -266,6 +266,9 @@ class Suite:
             if not IN_REPOSITORY and item.get_closest_marker("repository") is not None:
                 item.add_marker(pytest.mark.skip(reason=NOT_IN_REPOSITORY))
         dropped = [item for item in own if self._left_out(config, item)]
+        if self.compiled and value(config, "compiled-layouts") == "covering":
+            left = set(map(id, dropped))
+            dropped += self._layouts_not_covering([item for item in own if id(item) not in left])
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             gone = set(map(id, dropped))
@@ -282,6 +285,19 @@ class Suite:
                 f"--xfails: {len(unmatched)} entries match no collected test: {listed}{more}"))
 
     @staticmethod
+    def _layouts_not_covering(items) -> list:
+        """A compiled run's layout tests beyond the covering ones (tests/test_layouts.py
+        covering_layouts): deselected, as a tier is, and counted in pytest's last line."""
+        from .test_layouts import covering_layouts
+
+        def case(item):
+            record, sample, layout = item.callspec.params["layout_case"]
+            return record.name, sample.id, layout
+        laid_out = [item for item in items if getattr(item, "originalname", None) == "test_layout"]
+        kept = covering_layouts(case(item) for item in laid_out)
+        return [item for item in laid_out if case(item) not in kept]
+
+    @staticmethod
     def _left_out(config, item) -> bool:
         """A tier (:data:`TIERS`) runs only when ``-m`` names it (the default run stays a fast gate);
         under ``--impl``, a test that does not call the implementation does not run."""
@@ -294,7 +310,8 @@ class Suite:
         """A batched compiled run plans its groups from the tests it will run (tests/compiled_batches.py)."""
         if self.compiled:
             from .compiled_batches import BATCHES
-            BATCHES.register([item for item in session.items if self.owns(item)], value(self.config, "seed"))
+            BATCHES.register([item for item in session.items if self.owns(item)], value(self.config, "seed"),
+                             implementations.load(value(self.config, "impl")).quirk_implementations)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
