@@ -8,8 +8,10 @@ What is compiled, and how (docs/compiled.md says why):
   its fixture tests on one device, are compiled together as one function, static shapes, each
   distinct call traced once (a sample's forward and gradient tests share it); each test checks its
   own sample's value and gradients from that function's results, after its call was compared with
-  the planned one. Every other test that calls a loss (refusals, identities, specifics) compiles
-  its call on its own, static shapes, through **one compiled function per loss**,
+  the planned one. The layout tests are a covering design here (each sample in one layout, every
+  layout of every loss kept: tests/test_layouts.py covering_layouts; ``--lossref-compiled-layouts
+  every`` runs all of them). Every other test that calls a loss (refusals, identities, specifics)
+  compiles its call on its own, static shapes, through **one compiled function per loss**,
   ``torch.compile(entry, backend=...)`` where ``entry`` calls ``F.<loss>`` and has a code object
   of its own (:func:`_entry` says why).
 - **``:dynamic``** compiles every call on its own with symbolic shapes (``dynamic=True``), the

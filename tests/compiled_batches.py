@@ -1,5 +1,6 @@
 """The whole compiled run, batched: each loss's forward, gradient and layout tests on one device
-and dtype, and its fixture tests on one device, are compiled together, as one function, and each
+and dtype, and its fixture tests, its every-argument layouts (test_sharp.py) and its calls in a
+dtype eager torch lacks, each on one device, are compiled together, as one function, and each
 test then checks its own sample's value and gradients from that function's results
 (``--impl compile[:BACKEND]``; tests/compiled.py).
 
@@ -29,6 +30,13 @@ How a test gets its batch's result, with nothing trusted that was not checked:
   backward returns the batch's gradients, and only for the planned ``grad_output`` (any other is
   an error). A call that differs from its plan (a leaf torch refused, a test this module does not
   plan) is compiled on its own, as in ``:dynamic`` mode: never answered from another call.
+- **Calls planned as the tests make them.** A test that calls the loss several times (the
+  unsupported-dtype test: a call per sample) has a plan per call, matched call by call. A test's
+  first call differentiates every floating argument; where eager torch refuses a leaf, one call
+  per group and set of refused leaves probes compiled torch (``Batches._probed``): if compiled
+  torch accepts the leaf, the tests' first calls are planned as made. The calls a quirk record
+  expects to fail run as a batch of their own after the others (``Planned.known_bug``: where to
+  batch, never what a test gets), so that a known failure does not split the group's batch.
 - **Failures stay the sample's own.** A batch that raises is split in halves and run again, down
   to the single samples: a sample whose compilation fails gets its own exception, the others their
   results (an inductor batch that raised is split with aot_eager first, ``run``). A batch in

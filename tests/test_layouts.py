@@ -156,3 +156,15 @@ def test_layout(layout_case, device, impl, rng, request):
     if sample.grad:
         apply_quirk(request, record, sample, device, "gradient", layout, dtype)
         check_gradient(record, what, fn, laid_args, laid_kwargs, dtype, rng)
+
+
+def test_the_compiled_runs_covering_keeps_every_layout_of_every_loss():
+    """--lossref-compiled-layouts covering: each sample laid out once, and no (loss, layout) pair
+    that some sample offers is lost; a layout only one sample offers goes to that sample."""
+    cases = [(record.name, sample.id, layout) for record, sample, layout in (p.values[0] for p in _cases())]
+    kept = covering_layouts(cases)
+    assert kept <= set(cases)
+    assert {(loss, layout) for loss, _, layout in kept} == {(loss, layout) for loss, _, layout in cases}
+    assert sorted((loss, sample) for loss, sample, _ in kept) == sorted({(loss, sample) for loss, sample, _ in cases})
+    rare = [("l", "a", "transposed"), ("l", "a", "strided"), ("l", "b", "strided")]
+    assert covering_layouts(rare) == {("l", "a", "transposed"), ("l", "b", "strided")}
