@@ -204,11 +204,7 @@ class Batches:
             if group not in self.done and group[0] == loss:
                 self.done.add(group)
                 plans = self._probed([p for i in self.items[group] for p in self._plans(i, eager)], run_group)
-                # The calls a quirk record expects to fail run as a batch of their own, after the others:
-                # a known failure then costs its own few calls a split, not the whole group's batch.
-                pending = [p for p in plans if p.out is None and p.error is None]
-                run_group([p for p in pending if not p.known_bug])
-                run_group([p for p in pending if p.known_bug])
+                run_group([p for p in plans if p.out is None and p.error is None])
                 for p in plans:
                     self.planned.setdefault(p.nodeid, []).append(p)
         return next((p for p in self.planned.get(self.current, ()) if p.loss == loss and matches(p, args, kwargs)),
@@ -419,11 +415,16 @@ def run(plans: list[Planned], new_batch, screen=None) -> None:
     """Run ``plans`` as one batch; a batch that raises is split until each failure is one sample's.
     ``new_batch()``: a fresh compiled function ``calls -> outputs``, which runs every layer.
 
+    A batch that raised is first run again as two: the calls no quirk record expects to fail, and
+    those a record expects to fail (``Planned.known_bug``), each split only if it raises again: a
+    known failure then costs its own few calls a split, not the whole group's batch (a hint where
+    to look, never an outcome: each call's result is its own).
+
     ``screen`` (a cheaper backend's ``new_batch``), for a batch that raised: split with it, then
     run the samples it found failing each on its own and the others as one batch, with
     ``new_batch``: every sample's outcome is still the backend's own, and a sample that fails in
     tracing or in AOTAutograd costs the cheap backend's compilations to find, not inductor's."""
-    if screen is None or len(plans) <= 1:
+    if len(plans) <= 1:
         _split(plans, new_batch)
         return
     try:
@@ -431,6 +432,24 @@ def run(plans: list[Planned], new_batch, screen=None) -> None:
         return
     except Exception:   # noqa: BLE001 (found again below, sample by sample)
         pass
+    known = [p for p in plans if p.known_bug]
+    parts = [[p for p in plans if not p.known_bug], known] if 0 < len(known) < len(plans) else [plans]
+    for part in parts:
+        if len(parts) > 1 and len(part) > 1:
+            try:
+                _run_once(part, new_batch)
+                continue
+            except Exception:   # noqa: BLE001 (found below)
+                pass
+        _resolve(part, new_batch, screen)
+
+
+def _resolve(plans: list[Planned], new_batch, screen) -> None:
+    """A batch that raised, sample by sample: split with ``screen`` (or with the backend itself,
+    whose run of the whole batch has already failed)."""
+    if screen is None or len(plans) <= 1:
+        _split(plans, new_batch, failed=len(plans) > 1)
+        return
     _split(plans, screen)
     failing = [p for p in plans if p.error is not None]
     _split([p for p in plans if p.error is None], new_batch)
@@ -438,10 +457,13 @@ def run(plans: list[Planned], new_batch, screen=None) -> None:
         _split([p], new_batch)
 
 
-def _split(plans: list[Planned], new_batch) -> None:
+def _split(plans: list[Planned], new_batch, failed: bool = False) -> None:
+    """``plans`` as one batch, halved where it raises; ``failed``: it raised already, halve it."""
     if not plans:
         return
     try:
+        if failed:
+            raise RuntimeError("the batch raised")
         _run_once(plans, new_batch)
     except Exception as error:   # noqa: BLE001 (the samples' own outcome, given to their tests)
         if len(plans) == 1:

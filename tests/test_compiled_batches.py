@@ -308,3 +308,22 @@ def test_a_call_with_a_known_compiled_bug_is_batched_apart():
     assert known("edge-empty-batch-mean")
     assert not known("edge-empty-batch-mean", implementations=("torch",))
     assert not known(next(i for i in samples if not i.startswith("edge")))
+
+
+def test_a_known_failure_is_looked_for_first():
+    """A batch that raised runs again without the calls a record expects to fail: the others
+    pass as one batch, unsplit, and the known one fails alone, with its own error."""
+    plans = [_plan(torch.full((k + 1,), float(k), dtype=torch.float64), torch.zeros(k + 1, dtype=torch.float64),
+                   nodeid=str(k)) for k in range(5)]   # five signatures: one layer
+    plans[3].known_bug = True
+    batches_run = []
+
+    def raising_on_three(calls):
+        batches_run.append(len(calls))
+        if any(float(args[0][0]) == 3.0 for args, _ in calls):
+            raise RuntimeError("three does not compile")
+        return _eager_batch(calls)
+    batches.run(plans, lambda: raising_on_three)
+    assert batches_run == [5, 4, 1]
+    assert [p.error is None for p in plans] == [True, True, True, False, True]
+    assert "three" in str(plans[3].error)
